@@ -1,0 +1,1 @@
+"""Central service: organisation, users, booking, back office and reports."""

@@ -1,0 +1,85 @@
+"""Who is calling the edge API: devices and services by token, staff by their window session."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from edge.config import ApiClient, token_digest
+from edge.queue import QueueEngine, QueueError
+from sync.hallsetup import StaffMember
+
+__all__ = ["Authenticator", "Principal", "verify_password"]
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request; `kind` decides what it may do."""
+
+    kind: str  # kiosk | pad | display | admin | cloud | staff
+    id: str
+    area: str = ""
+    window: str = ""
+    staff: str = ""
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+class Authenticator:
+    def __init__(self, clients: list[ApiClient], engine: QueueEngine) -> None:
+        self._clients = {c.token_sha256.lower(): c for c in clients}
+        self._engine = engine
+
+    def identify(self, request: web.Request) -> Principal | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        token = token.strip()
+        client = self._clients.get(token_digest(token))
+        if client is not None:
+            return Principal(client.kind, client.id, area=client.area, window=client.window)
+        session = self._engine.session_window(token)
+        if session is not None:
+            window, staff = session
+            area = (
+                self._engine.hall.windows[window].area
+                if window in self._engine.hall.windows
+                else ""
+            )
+            return Principal("staff", staff, area=area, window=window, staff=staff)
+        return None
+
+    def require(self, request: web.Request, *kinds: str) -> Principal:
+        principal = self.identify(request)
+        if principal is None:
+            raise QueueError("unauthorized")
+        if kinds and principal.kind not in kinds:
+            raise QueueError("forbidden")
+        return principal
+
+
+async def verify_password(staff: StaffMember, password: str) -> bool:
+    """Check a password against the staff member's Argon2 hash, off the event loop."""
+    if not staff.password_hash or not password:
+        return False
+
+    def check() -> bool:
+        try:
+            return bool(_hasher.verify(staff.password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)

@@ -1,0 +1,162 @@
+"""The edge's SQLite database: connection settings and schema migrations."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["Synchronous", "migrations", "open_database"]
+
+log = logging.getLogger(__name__)
+
+Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
+
+migrations = Migrations("smarthall.edge")
+
+
+def open_database(path: Path | str, synchronous: Synchronous = "NORMAL") -> sqlite3.Connection:
+    """Open (creating and migrating) the edge database in WAL mode, in autocommit mode.
+
+    The caller owns transactions: every write happens under ``BEGIN IMMEDIATE``.
+    """
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    migrations.apply(Database(conn))
+    return conn
+
+
+def _run(db: Database, script: str) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_queue(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE hall_setup (
+            version INTEGER PRIMARY KEY,
+            body TEXT NOT NULL,
+            applied_at INTEGER NOT NULL
+        );
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            payload TEXT NOT NULL
+        );
+        CREATE TABLE number_sequences (
+            day TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (day, prefix)
+        ) WITHOUT ROWID;
+        CREATE TABLE daily_counts (
+            day TEXT NOT NULL,
+            business_type TEXT NOT NULL,
+            committed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (day, business_type)
+        ) WITHOUT ROWID;
+        CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            number TEXT NOT NULL,
+            area TEXT NOT NULL,
+            business_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            order_at INTEGER NOT NULL,
+            issued_at INTEGER NOT NULL,
+            waiting_at_issue INTEGER NOT NULL,
+            serving_windows TEXT NOT NULL,
+            booking_id TEXT,
+            assigned_staff TEXT,
+            phone TEXT NOT NULL DEFAULT '',
+            id_number TEXT NOT NULL DEFAULT '',
+            issued_by TEXT NOT NULL DEFAULT '',
+            window TEXT,
+            staff TEXT,
+            called_at INTEGER,
+            call_count INTEGER NOT NULL DEFAULT 0,
+            finished_at INTEGER,
+            evaluation_requested INTEGER NOT NULL DEFAULT 0,
+            evaluation TEXT,
+            evaluated_at INTEGER,
+            duration_warned INTEGER NOT NULL DEFAULT 0,
+            transfers INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (day, number)
+        );
+        CREATE INDEX tickets_waiting
+            ON tickets (day, area, business_type, priority, order_at, issued_at)
+            WHERE status = 'waiting';
+        CREATE INDEX tickets_category_waiting
+            ON tickets (day, category) WHERE status = 'waiting';
+        CREATE INDEX tickets_assigned
+            ON tickets (assigned_staff, order_at) WHERE status = 'waiting';
+        CREATE INDEX tickets_window_called ON tickets (window, called_at);
+        CREATE INDEX tickets_day_status ON tickets (day, status);
+        CREATE TABLE window_state (
+            window TEXT PRIMARY KEY,
+            staff TEXT,
+            session TEXT,
+            status TEXT NOT NULL DEFAULT 'closed',
+            current_ticket TEXT,
+            since INTEGER NOT NULL,
+            gate_ticket TEXT,
+            gate_until INTEGER
+        );
+        CREATE TABLE bookings (
+            id TEXT PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            phone TEXT NOT NULL,
+            id_number TEXT NOT NULL,
+            business_type TEXT NOT NULL,
+            date TEXT NOT NULL,
+            slot_start TEXT NOT NULL,
+            slot_end TEXT NOT NULL,
+            status TEXT NOT NULL,
+            ticket_id TEXT
+        );
+        CREATE INDEX bookings_phone ON bookings (date, phone);
+        CREATE INDEX bookings_id_number ON bookings (date, id_number);
+        CREATE TABLE supplements (
+            code TEXT PRIMARY KEY,
+            ticket_id TEXT NOT NULL,
+            staff TEXT NOT NULL,
+            business_type TEXT NOT NULL,
+            area TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_on TEXT NOT NULL,
+            used_by TEXT
+        );
+        CREATE TABLE warnings (
+            key TEXT PRIMARY KEY,
+            active INTEGER NOT NULL
+        );
+        CREATE TABLE idempotency (
+            principal TEXT NOT NULL,
+            key TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            response TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (principal, key)
+        ) WITHOUT ROWID
+        """,
+    )

@@ -1,0 +1,124 @@
+"""An edge node at run time: database, queue engine, HTTP API, timers and the MQTT publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from edge.api.app import create_app
+from edge.clock import Clock
+from edge.config import ApiClient, EdgeConfig
+from edge.db import open_database
+from edge.publisher import EventPublisher
+from edge.queue import QueueEngine, QueueError
+from sync.hallsetup import Booking, HallSetup
+
+__all__ = ["EdgeNode"]
+
+log = logging.getLogger(__name__)
+
+
+class EdgeNode:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        base: Path,
+        *,
+        clock: Clock | None = None,
+        extra_clients: list[ApiClient] | None = None,
+        setup: HallSetup | None = None,
+        bookings: list[Booking] | None = None,
+    ) -> None:
+        self.config = config
+        self.data_dir = config.data_path(base)
+        self.base = base
+        self.clock = clock
+        self.clients = list(config.api.clients) + list(extra_clients or [])
+        self.seed_setup = setup
+        self.seed_bookings = bookings or []
+        self.engine: QueueEngine | None = None
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conn = open_database(
+            self.data_dir / self.config.database.path, self.config.database.synchronous
+        )
+        engine = QueueEngine(conn, self.clock)
+        self.engine = engine
+        self._load_files(engine)
+        if self.seed_setup is not None and not engine.configured:
+            engine.apply_setup(self.seed_setup)
+        if self.seed_bookings:
+            engine.load_bookings(self.seed_bookings)
+        app = create_app(engine, self.clients)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
+        await site.start()
+        self.port = _bound_port(site)
+        self._tasks.append(asyncio.create_task(self._timers(engine)))
+        mqtt = self.config.mqtt
+        if mqtt.enabled and engine.configured:
+            password = ""
+            if mqtt.password_file:
+                password = (self.base / mqtt.password_file).read_text().strip()
+            publisher = EventPublisher(
+                engine,
+                host=mqtt.host,
+                port=mqtt.port,
+                prefix=mqtt.topic_prefix,
+                hall_id=engine.hall.hall.id,
+                username=mqtt.username,
+                password=password,
+            )
+            self._tasks.append(asyncio.create_task(publisher.run()))
+        log.info("edge API on http://%s:%s", self.config.api.host, self.port)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.engine is not None:
+            self.engine.conn.close()
+
+    def _load_files(self, engine: QueueEngine) -> None:
+        node = self.config.node
+        if node.setup_file:
+            setup = HallSetup.model_validate_json((self.base / node.setup_file).read_text("utf-8"))
+            current = engine.conn.execute("SELECT max(version) FROM hall_setup").fetchone()[0]
+            if current is None or setup.version > current:
+                engine.apply_setup(setup)
+        if node.bookings_file:
+            raw = json.loads((self.base / node.bookings_file).read_text("utf-8"))
+            engine.load_bookings([Booking.model_validate(b) for b in raw])
+
+    async def _timers(self, engine: QueueEngine) -> None:
+        while True:
+            await asyncio.sleep(self.config.node.tick_seconds)
+            try:
+                engine.tick()
+            except QueueError:
+                pass
+            except Exception:
+                log.exception("timer run failed")
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server = site._server
+    sockets = getattr(server, "sockets", None)
+    if not sockets:
+        raise RuntimeError("the HTTP server has no socket")
+    port: int = sockets[0].getsockname()[1]
+    return port

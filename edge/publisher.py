@@ -1,0 +1,138 @@
+"""Publishes the committed event log to MQTT, in order, resuming after a restart from its mark.
+
+Topics (the full device-bus scheme arrives with the device layer):
+  {prefix}/{hall}/event/{event type}        every event, QoS 1, not retained
+  {prefix}/{hall}/area/{area}/status        the area's queue status, QoS 1, retained
+  {prefix}/{hall}/window/{window}/state     the window's state, QoS 1, retained
+  {prefix}/{hall}/edge/online               "1" while the node runs, "0" as its last will
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.queue import QueueEngine
+from edge.queue.store import Event
+
+__all__ = ["EventPublisher"]
+
+log = logging.getLogger(__name__)
+
+_MARK = "mqtt.published_seq"
+
+
+class EventPublisher:
+    """At-least-once publication of the event log; the mark moves when the broker acknowledges."""
+
+    def __init__(
+        self,
+        engine: QueueEngine,
+        *,
+        host: str,
+        port: int,
+        prefix: str,
+        hall_id: str,
+        username: str = "",
+        password: str = "",
+    ) -> None:
+        self.engine = engine
+        self.prefix = f"{prefix}/{hall_id}"
+        self._wake = asyncio.Event()
+        self._connected = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"edge-{hall_id}", clean_session=False
+        )
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.will_set(f"{self.prefix}/edge/online", "0", qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.max_queued_messages_set(10_000)
+        self.host, self.port = host, port
+        engine.store.subscribe(lambda _events: self._wake.set())
+
+    async def run(self) -> None:
+        """Connect and keep publishing until cancelled."""
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        try:
+            while True:
+                await self._publish_pending()
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+        finally:
+            if self._connected.is_set():
+                self.client.publish(f"{self.prefix}/edge/online", "0", qos=1, retain=True)
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    async def _publish_pending(self) -> None:
+        if not self._connected.is_set():
+            return
+        mark = int(self.engine.store.meta(_MARK) or 0)
+        events = self.engine.store.events_after(mark, limit=500)
+        if not events:
+            return
+        infos = [self._publish(event) for event in events]
+        acked = await asyncio.to_thread(_wait_all, infos, 10.0)
+        if acked:
+            self.engine.store.set_meta(_MARK, str(events[-1].seq))
+            self._wake.set()
+
+    def _publish(self, event: Event) -> mqtt.MQTTMessageInfo:
+        payload = json.dumps({"v": 1, **event.as_json()}, ensure_ascii=False)
+        info = self.client.publish(f"{self.prefix}/event/{event.type}", payload, qos=1)
+        self._publish_state(event.payload)
+        return info
+
+    def _publish_state(self, payload: dict[str, Any]) -> None:
+        window = payload.get("window")
+        if isinstance(window, dict) and "id" in window:
+            self.client.publish(
+                f"{self.prefix}/window/{window['id']}/state",
+                json.dumps({"v": 1, **window}, ensure_ascii=False),
+                qos=1,
+                retain=True,
+            )
+        ticket = payload.get("ticket")
+        area = ticket.get("area") if isinstance(ticket, dict) else None
+        if area and self.engine.configured and area in self.engine.hall.areas:
+            status = self.engine.queue_status(area)
+            self.client.publish(
+                f"{self.prefix}/area/{area}/status",
+                json.dumps({"v": 1, **status}, ensure_ascii=False),
+                qos=1,
+                retain=True,
+            )
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.warning("MQTT connection refused: %s", reason)
+            return
+        log.info("MQTT connected to %s:%s", self.host, self.port)
+        client.publish(f"{self.prefix}/edge/online", "1", qos=1, retain=True)
+        self._connected.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._connected.clear()
+        log.warning("MQTT disconnected: %s", reason)
+
+
+def _wait_all(infos: list[mqtt.MQTTMessageInfo], timeout: float) -> bool:
+    try:
+        for info in infos:
+            info.wait_for_publish(timeout)
+            if not info.is_published():
+                return False
+    except (ValueError, RuntimeError):
+        return False
+    return True

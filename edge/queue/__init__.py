@@ -1,0 +1,6 @@
+"""The hall's queue: business types, windows, tickets, priority, calling and the event log."""
+
+from edge.queue.engine import QueueEngine
+from edge.queue.errors import QueueError
+
+__all__ = ["QueueEngine", "QueueError"]

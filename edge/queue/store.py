@@ -1,0 +1,139 @@
+"""Writes to the edge database: one transaction per operation, with its events and its key."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.queue.errors import QueueError
+from sync.ids import new_id
+
+__all__ = ["Event", "Store", "Transaction"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the event log: what changed, in the order it was committed."""
+
+    seq: int
+    id: str
+    type: str
+    at: int
+    payload: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "id": self.id, "type": self.type, "at": self.at, **self.payload}
+
+
+@dataclass
+class Transaction:
+    """An open write transaction; `event` adds a row to the log inside it."""
+
+    conn: sqlite3.Connection
+    now_ms: int
+    events: list[Event] = field(default_factory=list)
+
+    def event(self, type_: str, payload: dict[str, Any]) -> None:
+        event_id = new_id()
+        cursor = self.conn.execute(
+            "INSERT INTO events (id, type, at, payload) VALUES (?, ?, ?, ?)",
+            (event_id, type_, self.now_ms, json.dumps(payload, ensure_ascii=False)),
+        )
+        assert cursor.lastrowid is not None
+        self.events.append(Event(cursor.lastrowid, event_id, type_, self.now_ms, payload))
+
+    def one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+
+class Store:
+    """The single writer of one edge database (Datasette's shape: one writer, BEGIN IMMEDIATE)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._listeners: list[Callable[[list[Event]], None]] = []
+
+    def subscribe(self, listener: Callable[[list[Event]], None]) -> None:
+        """Call `listener` with the events of every committed transaction, in order."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def transaction(self, now_ms: int) -> Iterator[Transaction]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        tx = Transaction(self.conn, now_ms)
+        try:
+            yield tx
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        if tx.events:
+            for listener in self._listeners:
+                try:
+                    listener(tx.events)
+                except Exception:
+                    log.exception("event listener failed; the events stay in the log")
+
+    def write(
+        self,
+        now_ms: int,
+        operation: str,
+        body: Callable[[Transaction], dict[str, Any]],
+        *,
+        principal: str = "",
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """Run `body` in one transaction; with a key, a repeat returns the first answer."""
+        with self.transaction(now_ms) as tx:
+            if key:
+                row = tx.one(
+                    "SELECT operation, response FROM idempotency WHERE principal = ? AND key = ?",
+                    (principal, key),
+                )
+                if row is not None:
+                    if row["operation"] != operation:
+                        raise QueueError("idempotency_conflict")
+                    stored: dict[str, Any] = json.loads(row["response"])
+                    return stored
+            result = body(tx)
+            if key:
+                tx.run(
+                    "INSERT INTO idempotency (principal, key, operation, response, at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (principal, key, operation, json.dumps(result, ensure_ascii=False), now_ms),
+                )
+            return result
+
+    def events_after(self, seq: int, limit: int = 1000) -> list[Event]:
+        rows = self.conn.execute(
+            "SELECT seq, id, type, at, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [
+            Event(r["seq"], r["id"], r["type"], r["at"], json.loads(r["payload"])) for r in rows
+        ]
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )

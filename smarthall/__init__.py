@@ -1,0 +1,1 @@
+"""The `hall` command: runs edge nodes, the cloud service and the demo."""

@@ -1,0 +1,175 @@
+"""`hall`: the one command of the platform (`hall demo`, `hall edge run`, …)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import secrets
+import signal
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+__all__ = ["main"]
+
+log = logging.getLogger("hall")
+
+_SOURCE_TREE = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hall", description="smarthall: government service halls")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run a demo hall with seeded configuration")
+    demo.add_argument("--port", type=int, default=8400, help="the edge HTTP API port (8400)")
+    demo.add_argument("--data", type=Path, default=None, help="data folder (./smarthall-demo)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+
+    edge = commands.add_parser("edge", help="the edge node of one hall")
+    edge_commands = edge.add_subparsers(dest="edge_command", required=True)
+    run = edge_commands.add_parser("run", help="run an edge node from a TOML file")
+    run.add_argument("--config", type=Path, required=True, help="the node's TOML configuration")
+    edge_commands.add_parser("config-reference", help="print every configuration key")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "demo":
+        return asyncio.run(_demo(args.host, args.port, args.data))
+    if args.edge_command == "config-reference":
+        from edge.config import reference
+
+        sys.stdout.write(reference())
+        return 0
+    return asyncio.run(_edge_run(args.config))
+
+
+async def _edge_run(path: Path) -> int:
+    from edge.config import ConfigError, load_config
+    from edge.node import EdgeNode
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    logging.getLogger().setLevel(config.node.log_level)
+    node = EdgeNode(config, path.resolve().parent)
+    await node.start()
+    sys.stdout.write(f"edge node running: http://{config.api.host}:{node.port}/api/health\n")
+    sys.stdout.flush()
+    await _until_stopped()
+    await node.stop()
+    return 0
+
+
+def _demo_data_dir(given: Path | None) -> Path:
+    if given is not None:
+        return given.resolve()
+    folder = (Path.cwd() / "smarthall-demo").resolve()
+    if folder.is_relative_to(_SOURCE_TREE):
+        folder = Path.home() / ".local" / "share" / "smarthall" / "demo"
+    return folder
+
+
+async def _demo(host: str, port: int, data: Path | None) -> int:
+    from argon2 import PasswordHasher
+
+    from edge.broker import broker_answers, start_embedded_broker
+    from edge.config import ApiClient, ApiConfig, EdgeConfig, MqttConfig, NodeConfig, token_digest
+    from edge.demo import DEMO_PASSWORD, demo_bookings, demo_setup
+    from edge.node import EdgeNode
+
+    data_dir = _demo_data_dir(data)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tokens_file = data_dir / "tokens.json"
+    setup = demo_setup(PasswordHasher().hash(DEMO_PASSWORD))
+    if tokens_file.exists():
+        tokens: dict[str, dict[str, str]] = json.loads(tokens_file.read_text())
+    else:
+        tokens = {"admin": {"kind": "admin", "token": secrets.token_urlsafe(24)}}
+        for area in setup.areas:
+            for kind in ("kiosk", "display"):
+                tokens[f"{kind}-{area.id}"] = {
+                    "kind": kind,
+                    "area": area.id,
+                    "token": secrets.token_urlsafe(24),
+                }
+        for window in setup.windows:
+            tokens[f"pad-{window.id}"] = {
+                "kind": "pad",
+                "window": window.id,
+                "token": secrets.token_urlsafe(24),
+            }
+        tokens_file.write_text(json.dumps(tokens, indent=2))
+        tokens_file.chmod(0o600)
+    clients = [
+        ApiClient(
+            id=name,
+            kind=t["kind"],
+            area=t.get("area", ""),
+            window=t.get("window", ""),
+            token_sha256=token_digest(t["token"]),
+        )
+        for name, t in tokens.items()
+    ]
+
+    if broker_answers("127.0.0.1", 1883):
+        broker_host, broker_port, broker_kind, embedded = "127.0.0.1", 1883, "Mosquitto", None
+    else:
+        embedded = await start_embedded_broker()
+        broker_host, broker_port, broker_kind = embedded.host, embedded.port, "embedded amqtt"
+
+    config = EdgeConfig(
+        node=NodeConfig(data_dir=str(data_dir)),
+        api=ApiConfig(host=host, port=port, clients=clients),
+        mqtt=MqttConfig(host=broker_host, port=broker_port),
+    )
+    today = dt.datetime.now(ZoneInfo(setup.hall.timezone)).date()
+    node = EdgeNode(config, data_dir, setup=setup, bookings=demo_bookings(today))
+    await node.start()
+
+    base = f"http://{host}:{node.port}"
+    lines = [
+        "",
+        f"smarthall demo — {setup.hall.name}",
+        f"  edge API      {base}/api/health   (OpenAPI: {base}/api/openapi.json)",
+        f"  MQTT broker   {broker_kind} at {broker_host}:{broker_port}, "
+        f"topics {config.mqtt.topic_prefix}/{setup.hall.id}/#",
+        f"  data          {data_dir}",
+        f"  staff login   staff numbers 1001–1012, password {DEMO_PASSWORD}",
+        f"  tokens        {tokens_file}",
+        "",
+        "  try:",
+        f"    curl -s -H 'Authorization: Bearer {tokens['kiosk-east']['token']}' "
+        f"{base}/api/areas/east/services",
+        f"    curl -s -X POST -H 'Authorization: Bearer {tokens['kiosk-east']['token']}' "
+        f'-d \'{{"business_type": "biz-reg"}}\' {base}/api/tickets',
+        f'    curl -s -X POST -d \'{{"staff_no": "1001", "password": "{DEMO_PASSWORD}"}}\' '
+        f"{base}/api/windows/w01/login",
+        "",
+        "Ctrl-C stops the demo.",
+        "",
+    ]
+    sys.stdout.write("\n".join(lines))
+    sys.stdout.flush()
+    await _until_stopped()
+    await node.stop()
+    if embedded is not None:
+        await embedded.stop()
+    return 0
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

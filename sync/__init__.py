@@ -1,0 +1,1 @@
+"""Contract between edge and cloud: message schemas, the sync protocol and shared value rules."""
