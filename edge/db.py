@@ -111,6 +111,15 @@ def m001_queue(db: Database) -> None:
             ON tickets (assigned_staff, order_at) WHERE status = 'waiting';
         CREATE INDEX tickets_window_called ON tickets (window, called_at);
         CREATE INDEX tickets_day_status ON tickets (day, status);
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            ticket_id TEXT NOT NULL,
+            window TEXT NOT NULL,
+            staff TEXT,
+            day TEXT NOT NULL,
+            at INTEGER NOT NULL
+        );
+        CREATE INDEX calls_window ON calls (window, day, at);
         CREATE TABLE window_state (
             window TEXT PRIMARY KEY,
             staff TEXT,

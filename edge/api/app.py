@@ -81,8 +81,10 @@ def _key(request: web.Request) -> str | None:
 
 def _window_principal(request: web.Request) -> tuple[str, Principal]:
     window = request.match_info["window"]
-    principal = _require(request, *_STAFF_WINDOW)
-    _engine(request).window_status(window)  # unknown windows are 404 before 403
+    principal = _require(request)
+    _engine(request).window_status(window)  # 401, then 404 for an unknown window, then 403
+    if principal.kind not in _STAFF_WINDOW:
+        raise QueueError("forbidden")
     if principal.window != window:
         raise QueueError("forbidden", "this session belongs to another window")
     return window, principal

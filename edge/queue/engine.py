@@ -565,8 +565,8 @@ class QueueEngine:
         self._window(window_id)
         day = self.hall.local(self.clock.now_ms()).day_text
         rows = self.conn.execute(
-            "SELECT * FROM tickets WHERE window = ? AND day = ? AND called_at IS NOT NULL "
-            "ORDER BY called_at DESC",
+            "SELECT tickets.* FROM calls JOIN tickets ON tickets.id = calls.ticket_id "
+            "WHERE calls.window = ? AND calls.day = ? ORDER BY calls.at DESC, calls.id DESC",
             (window_id, day),
         ).fetchall()
         return _search([ticket_view(r, self.hall) for r in rows], search)[:limit]
@@ -594,7 +594,7 @@ class QueueEngine:
             )
         calls = self.conn.execute(
             "SELECT * FROM tickets WHERE area = ? AND day = ? AND called_at IS NOT NULL "
-            "ORDER BY called_at DESC LIMIT ?",
+            "AND status != 'waiting' ORDER BY called_at DESC LIMIT ?",
             (area, at.day_text, latest),
         ).fetchall()
         windows = [
@@ -891,6 +891,10 @@ class QueueEngine:
             "UPDATE tickets SET status = 'called', window = ?, staff = ?, called_at = ?, "
             "call_count = 1 WHERE id = ?",
             (window_id, staff_id, tx.now_ms, row["id"]),
+        )
+        tx.run(
+            "INSERT INTO calls (ticket_id, window, staff, day, at) VALUES (?, ?, ?, ?, ?)",
+            (row["id"], window_id, staff_id, at.day_text, tx.now_ms),
         )
         tx.run(
             "UPDATE window_state SET current_ticket = ?, status = 'open', since = ?, "
