@@ -56,6 +56,7 @@ class EventPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.max_queued_messages_set(10_000)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
         self.host, self.port = host, port
         engine.store.subscribe(lambda _events: self._wake.set())
 
@@ -83,36 +84,45 @@ class EventPublisher:
         if not events:
             return
         infos = [self._publish(event) for event in events]
-        acked = await asyncio.to_thread(_wait_all, infos, 10.0)
+        infos += self._publish_state(events)
+        acked = await _acknowledged(infos, timeout=10.0)
         if acked:
             self.engine.store.set_meta(_MARK, str(events[-1].seq))
             self._wake.set()
 
     def _publish(self, event: Event) -> mqtt.MQTTMessageInfo:
         payload = json.dumps({"v": 1, **event.as_json()}, ensure_ascii=False)
-        info = self.client.publish(f"{self.prefix}/event/{event.type}", payload, qos=1)
-        self._publish_state(event.payload)
-        return info
+        return self.client.publish(f"{self.prefix}/event/{event.type}", payload, qos=1)
 
-    def _publish_state(self, payload: dict[str, Any]) -> None:
-        window = payload.get("window")
-        if isinstance(window, dict) and "id" in window:
-            self.client.publish(
-                f"{self.prefix}/window/{window['id']}/state",
-                json.dumps({"v": 1, **window}, ensure_ascii=False),
-                qos=1,
-                retain=True,
-            )
-        ticket = payload.get("ticket")
-        area = ticket.get("area") if isinstance(ticket, dict) else None
-        if area and self.engine.configured and area in self.engine.hall.areas:
-            status = self.engine.queue_status(area)
-            self.client.publish(
-                f"{self.prefix}/area/{area}/status",
-                json.dumps({"v": 1, **status}, ensure_ascii=False),
-                qos=1,
-                retain=True,
-            )
+    def _publish_state(self, events: list[Event]) -> list[mqtt.MQTTMessageInfo]:
+        """The current state of every window and area the events touched, retained."""
+        if not self.engine.configured:
+            return []
+        hall = self.engine.hall
+        windows: set[str] = set()
+        areas: set[str] = set()
+        for event in events:
+            for key in ("window", "ticket"):
+                item = event.payload.get(key)
+                if isinstance(item, dict):
+                    window = item.get("id") if key == "window" else item.get("window")
+                    if isinstance(window, str) and window in hall.windows:
+                        windows.add(window)
+                    area = item.get("area")
+                    if isinstance(area, str) and area in hall.areas:
+                        areas.add(area)
+        areas.update(hall.windows[w].area for w in windows)
+        infos = []
+        for window in sorted(windows):
+            state = self.engine.window_status(window)
+            infos.append(self._retain(f"window/{window}/state", state))
+        for area in sorted(areas):
+            infos.append(self._retain(f"area/{area}/status", self.engine.queue_status(area)))
+        return infos
+
+    def _retain(self, topic: str, body: dict[str, Any]) -> mqtt.MQTTMessageInfo:
+        payload = json.dumps({"v": 1, **body}, ensure_ascii=False)
+        return self.client.publish(f"{self.prefix}/{topic}", payload, qos=1, retain=True)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
@@ -127,12 +137,17 @@ class EventPublisher:
         log.warning("MQTT disconnected: %s", reason)
 
 
-def _wait_all(infos: list[mqtt.MQTTMessageInfo], timeout: float) -> bool:
-    try:
-        for info in infos:
-            info.wait_for_publish(timeout)
-            if not info.is_published():
+async def _acknowledged(infos: list[mqtt.MQTTMessageInfo], timeout: float) -> bool:
+    """Wait, without blocking the loop, until the broker acknowledged every message."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = list(infos)
+    while pending:
+        if any(info.rc != mqtt.MQTT_ERR_SUCCESS for info in pending):
+            return False
+        pending = [info for info in pending if not info.is_published()]
+        if pending:
+            if loop.time() > deadline:
                 return False
-    except (ValueError, RuntimeError):
-        return False
+            await asyncio.sleep(0.002)
     return True

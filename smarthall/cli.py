@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8400, help="the edge HTTP API port (8400)")
     demo.add_argument("--data", type=Path, default=None, help="data folder (./smarthall-demo)")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo.add_argument(
+        "--mqtt",
+        default="127.0.0.1:1883",
+        help="where to look for a running broker; without one an embedded broker starts",
+    )
 
     edge = commands.add_parser("edge", help="the edge node of one hall")
     edge_commands = edge.add_subparsers(dest="edge_command", required=True)
@@ -41,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "demo":
-        return asyncio.run(_demo(args.host, args.port, args.data))
+        mqtt_host, _, mqtt_port = args.mqtt.rpartition(":")
+        return asyncio.run(_demo(args.host, args.port, args.data, (mqtt_host, int(mqtt_port))))
     if args.edge_command == "config-reference":
         from edge.config import reference
 
@@ -78,7 +84,7 @@ def _demo_data_dir(given: Path | None) -> Path:
     return folder
 
 
-async def _demo(host: str, port: int, data: Path | None) -> int:
+async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) -> int:
     from argon2 import PasswordHasher
 
     from edge.broker import broker_answers, start_embedded_broker
@@ -120,8 +126,8 @@ async def _demo(host: str, port: int, data: Path | None) -> int:
         for name, t in tokens.items()
     ]
 
-    if broker_answers("127.0.0.1", 1883):
-        broker_host, broker_port, broker_kind, embedded = "127.0.0.1", 1883, "Mosquitto", None
+    if broker_answers(*mqtt):
+        (broker_host, broker_port), broker_kind, embedded = mqtt, "running broker", None
     else:
         embedded = await start_embedded_broker()
         broker_host, broker_port, broker_kind = embedded.host, embedded.port, "embedded amqtt"
