@@ -24,7 +24,7 @@ HALL = [sys.executable, "-m", "smarthall"]
 @contextmanager
 def running(args: list[str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
-        HALL + args,
+        [*HALL, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -146,7 +146,7 @@ def test_edge_run_reads_a_toml_file(tmp_path: Path) -> None:
 def test_edge_run_explains_a_bad_configuration(tmp_path: Path) -> None:
     (tmp_path / "edge.toml").write_text('[api]\nport = "eighty"\ncolour = 1\n')
     result = subprocess.run(
-        HALL + ["edge", "run", "--config", str(tmp_path / "edge.toml")],
+        [*HALL, "edge", "run", "--config", str(tmp_path / "edge.toml")],
         capture_output=True,
         text=True,
         timeout=30,

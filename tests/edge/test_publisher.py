@@ -62,7 +62,7 @@ async def test_events_are_published_in_order_with_retained_state(
     late = Listener(mosquitto.host, mosquitto.port, "smarthall/test-hall/window/w1/state")
     try:
         seen = await asyncio.to_thread(late.wait_for, lambda s: len(s) >= 1)
-        topic, state, retained = seen[0]
+        _topic, state, retained = seen[0]
         assert retained and state["current"]["number"] == "A001"
     finally:
         late.close()
