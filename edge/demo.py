@@ -147,9 +147,9 @@ def demo_bookings(day: dt.date) -> list[Booking]:
     """A few bookings for `day`, so that check-in can be tried at the kiosk."""
     slots = [(dt.time(9, 30), dt.time(10, 0)), (dt.time(10, 0), dt.time(10, 30))]
     people = [
-        ("张三", "13800000001", "110101199003077578", "biz-change"),
-        ("李四", "13800000002", "440106198507153212", "ss-card"),
-        ("王五", "13800000003", "310104197912124415", "housing-fund"),
+        ("张三", "13800000001", "110101199003077571", "biz-change"),
+        ("李四", "13800000002", "44010619850715321X", "ss-card"),
+        ("王五", "13800000003", "310104197912124416", "housing-fund"),
     ]
     return [
         Booking(

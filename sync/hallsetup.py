@@ -73,6 +73,11 @@ class HallInfo(_Strict):
     auto_call_seconds: int = Field(
         0, ge=0, description="auto-call an idle open window after this many seconds; 0 = off"
     )
+    green_channel_age: int | None = Field(
+        70,
+        ge=1,
+        description="a citizen this old, known by ID number, gets the green channel by itself",
+    )
     supplement_valid_days: int = Field(
         30, ge=1, description="how long a 补证补件 code lets the citizen return"
     )

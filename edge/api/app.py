@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from edge.api import schemas
-from edge.api.auth import Authenticator, Principal, verify_password
+from edge.api.auth import Authenticator, LoginGuard, Principal, verify_password
 from edge.config import ApiClient
 from edge.queue import QueueEngine, QueueError
 from sync.hallsetup import HallSetup
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 ENGINE = web.AppKey("engine", QueueEngine)
 AUTH = web.AppKey("auth", Authenticator)
+GUARD = web.AppKey("login_guard", LoginGuard)
 
 Handler = Callable[[web.Request], Awaitable[Any]]
 B = TypeVar("B", bound=BaseModel)
@@ -179,9 +180,13 @@ async def window_login(request: web.Request) -> Any:
         if staff is None:
             raise QueueError("login_failed")
     else:
+        guard = request.app[GUARD]
+        guard.check(body.staff_no)
         candidate = hall.staff_by_no.get(body.staff_no)
         if candidate is None or not await verify_password(candidate, body.password):
+            guard.failed(body.staff_no)
             raise QueueError("login_failed")
+        guard.succeeded(body.staff_no)
         staff = candidate
     return engine.window_login(window, staff)
 
@@ -456,6 +461,7 @@ def create_app(engine: QueueEngine, clients: list[ApiClient]) -> web.Application
     app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
     app[ENGINE] = engine
     app[AUTH] = Authenticator(clients, engine)
+    app[GUARD] = LoginGuard()
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, op.handler, name=op.operation_id)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -13,7 +14,7 @@ from edge.config import ApiClient, token_digest
 from edge.queue import QueueEngine, QueueError
 from sync.hallsetup import StaffMember
 
-__all__ = ["Authenticator", "Principal", "verify_password"]
+__all__ = ["Authenticator", "LoginGuard", "Principal", "verify_password"]
 
 _hasher = PasswordHasher()
 
@@ -65,6 +66,29 @@ class Authenticator:
         if kinds and principal.kind not in kinds:
             raise QueueError("forbidden")
         return principal
+
+
+class LoginGuard:
+    """Locks a staff number for a while after repeated failed logins (guessing passwords)."""
+
+    def __init__(self, attempts: int = 5, window_seconds: float = 900.0) -> None:
+        self.attempts = attempts
+        self.window = window_seconds
+        self._failures: dict[str, list[float]] = {}
+
+    def check(self, staff_no: str) -> None:
+        if len(self._recent(staff_no)) >= self.attempts:
+            raise QueueError("login_locked")
+
+    def failed(self, staff_no: str) -> None:
+        self._failures[staff_no] = [*self._recent(staff_no), time.monotonic()]
+
+    def succeeded(self, staff_no: str) -> None:
+        self._failures.pop(staff_no, None)
+
+    def _recent(self, staff_no: str) -> list[float]:
+        cutoff = time.monotonic() - self.window
+        return [t for t in self._failures.get(staff_no, []) if t > cutoff]
 
 
 async def verify_password(staff: StaffMember, password: str) -> bool:

@@ -16,6 +16,7 @@ from edge.queue.ordering import next_ticket, waiting_list
 from edge.queue.store import Store, Transaction
 from edge.queue.views import ticket_view, window_view
 from sync.hallsetup import Booking, BusinessType, HallSetup, StaffMember, Window
+from sync.idnumber import InvalidIdNumber, age_on, validate_id_number
 from sync.ids import new_id
 from sync.numbering import format_ticket_number
 
@@ -65,13 +66,9 @@ class QueueEngine:
                 "INSERT INTO hall_setup (version, body, applied_at) VALUES (?, ?, ?)",
                 (setup.version, setup.model_dump_json(), now),
             )
-            for state in tx.all("SELECT window, staff FROM window_state WHERE staff IS NOT NULL"):
+            for state in tx.all("SELECT * FROM window_state WHERE staff IS NOT NULL"):
                 if state["window"] not in index.windows or state["staff"] not in index.staff:
-                    tx.run(
-                        "UPDATE window_state SET status = 'closed', staff = NULL, session = NULL "
-                        "WHERE window = ?",
-                        (state["window"],),
-                    )
+                    self._close_removed_window(tx, state)
             tx.event("config.applied", {"version": setup.version, "hall": setup.hall.id})
             return {"version": setup.version}
 
@@ -172,6 +169,10 @@ class QueueEngine:
         t = self._type_in_area(area, business_type)
         now = self.clock.now_ms()
         at = hall.local(now)
+        id_number = _valid_id_number(id_number)
+        age_limit = hall.hall.green_channel_age
+        by_age = bool(id_number and age_limit and age_on(id_number, at.day) >= age_limit)
+        green_channel = green_channel or by_age
 
         def body(tx: Transaction) -> dict[str, Any]:
             windows = self._open_windows(area).get(t.id, [])
@@ -213,6 +214,7 @@ class QueueEngine:
             raise QueueError("unknown_area")
         if not (phone or id_number or code):
             raise QueueError("invalid_request", "phone, id_number or code is required")
+        id_number = _valid_id_number(id_number)
         now = self.clock.now_ms()
         at = hall.local(now)
 
@@ -929,6 +931,23 @@ class QueueEngine:
         payload = self._ticket_event(tx, ticket["id"])
         tx.event("ticket.finished", {**payload, "evaluation_requested": requested})
 
+    def _close_removed_window(self, tx: Transaction, state: sqlite3.Row) -> None:
+        """A new configuration dropped the window or its staff: the citizen there goes back to
+        the front of the queue and the window closes."""
+        ticket_id = state["current_ticket"]
+        if ticket_id is not None:
+            tx.run(
+                "UPDATE tickets SET status = 'waiting', window = NULL, priority = 1, "
+                "order_at = called_at WHERE id = ? AND status = 'called'",
+                (ticket_id,),
+            )
+            tx.event("ticket.requeued", {"ticket": {"id": ticket_id}, "window": state["window"]})
+        tx.run(
+            "UPDATE window_state SET status = 'closed', staff = NULL, session = NULL, "
+            "current_ticket = NULL, gate_ticket = NULL, gate_until = NULL WHERE window = ?",
+            (state["window"],),
+        )
+
     def _release_window(self, tx: Transaction, window_id: str) -> None:
         tx.run(
             "UPDATE window_state SET current_ticket = NULL, since = ? WHERE window = ?",
@@ -1012,6 +1031,15 @@ class QueueEngine:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _valid_id_number(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return validate_id_number(value)
+    except InvalidIdNumber as exc:
+        raise QueueError("invalid_id_number", str(exc)) from exc
 
 
 def _search(views: list[dict[str, Any]], search: str) -> list[dict[str, Any]]:

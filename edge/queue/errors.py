@@ -9,6 +9,7 @@ __all__ = ["ERRORS", "QueueError"]
 # code: (HTTP status, message shown to staff and citizens)
 ERRORS: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "请求参数无效"),
+    "invalid_id_number": (400, "身份证号码无效"),
     "unauthorized": (401, "请先登录或提供有效凭证"),
     "forbidden": (403, "无权执行此操作"),
     "not_found": (404, "未找到"),
@@ -40,6 +41,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "type_not_in_area": (409, "该业务不在本叫号区域受理"),
     "idempotency_conflict": (409, "重复的请求标识用于不同的操作"),
     "login_failed": (401, "工号或密码错误"),
+    "login_locked": (429, "登录失败次数过多,请15分钟后再试"),
     "invalid_setup": (422, "大厅配置无效"),
 }
 

@@ -343,3 +343,17 @@ async def test_the_event_log_is_readable_after_a_sequence(client: TestClient[Any
     assert [e["type"] for e in events][-2:] == ["window.login", "ticket.issued"]
     later = await client.get(f"/api/events?after={events[-2]['seq']}", headers=bearer("admin"))
     assert [e["type"] for e in (await later.json())["events"]] == ["ticket.issued"]
+
+
+async def test_repeated_wrong_passwords_lock_the_staff_number(client: TestClient[Any, Any]) -> None:
+    for _ in range(5):
+        resp = await client.post("/api/windows/w1/login", json={"staff_no": "101", "password": "x"})
+        assert resp.status == 401
+    resp = await client.post(
+        "/api/windows/w1/login", json={"staff_no": "101", "password": PASSWORD}
+    )
+    assert resp.status == 429 and await error_code(resp) == "login_locked"
+    other = await client.post(
+        "/api/windows/w2/login", json={"staff_no": "102", "password": PASSWORD}
+    )
+    assert other.status == 200

@@ -274,7 +274,7 @@ def test_booking_check_in_by_id_number_and_its_refusals(
         [
             Booking.model_validate(
                 booking(
-                    "BKA1", "license", WORKDAY, "10:00", "10:30", id_number="11010119900307757X"
+                    "BKA1", "license", WORKDAY, "10:00", "10:30", id_number="110101199003070011"
                 )
             ),
             Booking.model_validate(
@@ -285,10 +285,10 @@ def test_booking_check_in_by_id_number_and_its_refusals(
             ),
         ]
     )
-    ticket = engine.check_in_booking(area="main", actor="k", id_number="11010119900307757X")
+    ticket = engine.check_in_booking(area="main", actor="k", id_number="110101199003070011")
     assert ticket["booking"]["id"] == "bk-BKA1"
     for kwargs, code in (
-        ({"id_number": "11010119900307757X"}, "booking_already_checked_in"),
+        ({"id_number": "110101199003070011"}, "booking_already_checked_in"),
         ({"phone": "1"}, "booking_cancelled"),
         ({"code": "BKA3"}, "booking_not_found"),
         ({"phone": "139"}, "booking_not_found"),
@@ -672,3 +672,35 @@ def test_the_waiting_list_is_in_calling_order_and_searchable(
     assert [t["number"] for t in engine.waiting_for_window("w2", search="5678")] == ["A002"]
     call(engine, "w2")
     assert [t["number"] for t in engine.called_by_window("w2", search="B0")] == ["B001"]
+
+
+def test_an_elderly_citizen_known_by_id_number_gets_the_green_channel(
+    engine: QueueEngine,
+) -> None:
+    login(engine, "w1", "s1")
+    young = take(engine, "license", id_number="110101199003070011")
+    elderly = take(engine, "license", id_number="110105194901010013")  # born 1949
+    assert not young["priority"] and elderly["kind"] == "green" and elderly["priority"]
+    assert call(engine, "w1")["id"] == elderly["id"]
+
+
+def test_an_id_number_with_a_wrong_checksum_is_refused(engine: QueueEngine) -> None:
+    login(engine, "w1", "s1")
+    with pytest.raises(QueueError) as refused:
+        take(engine, "license", id_number="110101199003070012")
+    assert refused.value.code == "invalid_id_number"
+
+
+def test_a_new_configuration_that_drops_a_window_requeues_its_citizen(
+    engine: QueueEngine,
+) -> None:
+    login(engine, "w1", "s1")
+    login(engine, "w2", "s2")
+    first = take(engine, "license")
+    take(engine, "license")
+    call(engine, "w1")
+    setup = small_hall(version=2).model_dump(mode="json")
+    setup["windows"] = [w for w in setup["windows"] if w["id"] != "w1"]
+    engine.apply_setup(type(small_hall()).model_validate(setup))
+    assert engine.ticket(first["id"])["status"] == "waiting"
+    assert call(engine, "w2")["id"] == first["id"], "back at the front of the queue"
