@@ -110,7 +110,9 @@ class BusinessType(_Strict):
     hint: str = Field("", description="业务提示 printed on the ticket")
     instructions: str = Field("", description="办理方法 printed on the ticket")
     department: str = ""
-    pinyin: str = Field("", description="pinyin initials for kiosk search, e.g. 'gszc'")
+    pinyin: str = Field(
+        "", description="pinyin initials for kiosk search; derived from the name when empty"
+    )
     hours: list[TimeRange] = Field(
         default_factory=list, description="service hours; empty means the hall's hours"
     )

@@ -105,7 +105,12 @@ async def openapi(request: web.Request) -> Any:
 
 async def list_services(request: web.Request) -> Any:
     _require(request)
-    return {"services": _engine(request).list_services(request.match_info["area"])}
+    services = _engine(request).list_services(
+        request.match_info["area"],
+        search=request.query.get("search", "")[:32],
+        department=request.query.get("department", "")[:64],
+    )
+    return {"services": services}
 
 
 async def queue_status(request: web.Request) -> Any:
@@ -308,6 +313,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET", "/api/areas/{area}/services", "listServices",
         "Business types a kiosk of the area offers, with waiting counts (§4.1.2)", list_services,
+        query=("search", "department"),
     ),
     Operation(
         "GET", "/api/areas/{area}/status", "queueStatus",

@@ -100,8 +100,14 @@ class QueueEngine(CounterOperations):
                 )
         return len(bookings)
 
-    def list_services(self, area: str) -> list[dict[str, Any]]:
-        """What a kiosk in `area` offers: every type with its waiting count and availability."""
+    def list_services(
+        self, area: str, *, search: str = "", department: str = ""
+    ) -> list[dict[str, Any]]:
+        """What a kiosk in `area` offers: every type with its waiting count and availability.
+
+        `search` matches the name or its pinyin initials, `department` the department; with
+        either, the most taken types of the last 30 days come first (§4.4 item 2).
+        """
         hall = self.hall
         if area not in hall.areas:
             raise QueueError("unknown_area")
@@ -134,7 +140,7 @@ class QueueEngine(CounterOperations):
                     "category": t.category,
                     "category_name": hall.categories[t.category].name,
                     "department": t.department,
-                    "pinyin": t.pinyin,
+                    "pinyin": hall.initials[t.id],
                     "description": t.description,
                     "waiting": waiting.get(type_id, 0),
                     "windows": windows,
@@ -143,7 +149,16 @@ class QueueEngine(CounterOperations):
                     "popularity": popularity.get(type_id, 0),
                 }
             )
-        return services
+        if not (search or department):
+            return services
+        needle = search.strip().lower()
+        found = [
+            s
+            for s in services
+            if (not department or s["department"] == department)
+            and (not needle or needle in s["name"].lower() or s["pinyin"].startswith(needle))
+        ]
+        return sorted(found, key=lambda s: -s["popularity"])
 
     def issue_ticket(
         self,

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from pypinyin import Style, lazy_pinyin
+
 from edge.clock import ms_to_datetime
 from sync.hallsetup import BusinessType, HallSetup, StaffMember, TimeRange, Window
 
@@ -40,6 +42,10 @@ class HallIndex:
         self.staff_by_no = {s.staff_no: s for s in setup.staff}
         self.staff_by_card = {s.card_no: s for s in setup.staff if s.card_no}
         self.type_order = {t.id: i for i, t in enumerate(setup.business_types)}
+        self.initials = {
+            t.id: (t.pinyin or "".join(lazy_pinyin(t.name, style=Style.FIRST_LETTER))).lower()
+            for t in setup.business_types
+        }
         self.area_types: dict[str, list[str]] = {}
         for area in setup.areas:
             if self.hall.assignment == "staff":

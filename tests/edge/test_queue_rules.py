@@ -704,3 +704,24 @@ def test_a_new_configuration_that_drops_a_window_requeues_its_citizen(
     engine.apply_setup(type(small_hall()).model_validate(setup))
     assert engine.ticket(first["id"])["status"] == "waiting"
     assert call(engine, "w2")["id"] == first["id"], "back at the front of the queue"
+
+
+def test_the_kiosk_finds_types_by_name_pinyin_initials_and_department(
+    engine: QueueEngine,
+) -> None:
+    login(engine, "w1", "s1")
+    login(engine, "w2", "s2")
+    take(engine, "tax")
+    take(engine, "tax")
+    take(engine, "license")
+    assert [s["id"] for s in engine.list_services("main", search="zzbg")] == ["license"]
+    assert [s["id"] for s in engine.list_services("main", search="税")] == ["tax"]
+    assert services(engine)["license"]["pinyin"] == "zzbg", "derived from 证照变更"
+    assert [s["id"] for s in engine.list_services("main", search="")] == ["license", "tax"]
+    setup = small_hall(version=2).model_dump(mode="json")
+    for t in setup["business_types"]:
+        t["department"] = "市场监管局" if t["id"] != "card" else "人社局"
+    engine.apply_setup(type(small_hall()).model_validate(setup))
+    by_popularity = engine.list_services("main", department="市场监管局")
+    assert [s["id"] for s in by_popularity] == ["tax", "license"], "most taken first"
+    assert engine.list_services("main", department="人社局") == []
