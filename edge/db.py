@@ -169,3 +169,8 @@ def m001_queue(db: Database) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@migrations()
+def m002_idempotency_expiry(db: Database) -> None:
+    db.execute("CREATE INDEX idempotency_at ON idempotency (at)")

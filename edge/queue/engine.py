@@ -21,6 +21,9 @@ from sync.idnumber import age_on
 
 __all__ = ["QueueEngine", "Source"]
 
+# A repeated request is recognised for two days; a double click is a matter of seconds.
+IDEMPOTENCY_KEEP_MS = 2 * 24 * 3600 * 1000
+
 Source = Literal["kiosk", "staff", "booking", "remote", "supplement"]
 
 
@@ -406,6 +409,7 @@ class QueueEngine(CounterOperations):
         with self.store.transaction(now) as tx:
             expire_old_days(tx, at)
             duration_warnings(tx, self.hall)
+            tx.run("DELETE FROM idempotency WHERE at < ?", (now - IDEMPOTENCY_KEEP_MS,))
         seconds = hall.hall.auto_call_seconds
         if seconds > 0:
             due = self.conn.execute(

@@ -725,3 +725,16 @@ def test_the_kiosk_finds_types_by_name_pinyin_initials_and_department(
     by_popularity = engine.list_services("main", department="市场监管局")
     assert [s["id"] for s in by_popularity] == ["tax", "license"], "most taken first"
     assert engine.list_services("main", department="人社局") == []
+
+
+def test_idempotency_keys_are_forgotten_after_two_days(
+    engine: QueueEngine, clock: ManualClock
+) -> None:
+    login(engine, "w1", "s1")
+    take(engine, "license", key="press-1")
+    clock.advance(47 * 3600)
+    engine.tick()
+    assert engine.conn.execute("SELECT count(*) FROM idempotency").fetchone()[0] == 1
+    clock.advance(3600 + 1)
+    engine.tick()
+    assert engine.conn.execute("SELECT count(*) FROM idempotency").fetchone()[0] == 0
