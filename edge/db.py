@@ -35,9 +35,20 @@ def open_database(path: Path | str, synchronous: Synchronous = "NORMAL") -> sqli
 
 
 def _run(db: Database, script: str) -> None:
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    """Run statements one by one inside the migration's transaction (executescript would
+    commit it); a statement ends with ';' at the end of a line, triggers with 'END;'."""
+    statement: list[str] = []
+    for line in script.splitlines():
+        statement.append(line)
+        text = "\n".join(statement).strip()
+        inside_trigger = text.upper().startswith("CREATE TRIGGER") and not text.upper().endswith(
+            "END;"
+        )
+        if line.rstrip().endswith(";") and not inside_trigger:
+            db.execute(text.rstrip(";"))
+            statement = []
+    if "\n".join(statement).strip():
+        db.execute("\n".join(statement).strip().rstrip(";"))
 
 
 @migrations()
@@ -53,7 +64,7 @@ def m001_queue(db: Database) -> None:
         );
         CREATE TABLE events (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            id TEXT NOT NULL UNIQUE,
+            id TEXT NOT NULL,
             type TEXT NOT NULL,
             at INTEGER NOT NULL,
             payload TEXT NOT NULL
@@ -105,12 +116,39 @@ def m001_queue(db: Database) -> None:
         CREATE INDEX tickets_waiting
             ON tickets (day, area, business_type, priority, order_at, issued_at)
             WHERE status = 'waiting';
-        CREATE INDEX tickets_category_waiting
-            ON tickets (day, category) WHERE status = 'waiting';
         CREATE INDEX tickets_assigned
-            ON tickets (assigned_staff, order_at) WHERE status = 'waiting';
-        CREATE INDEX tickets_window_called ON tickets (window, called_at);
-        CREATE INDEX tickets_day_status ON tickets (day, status);
+            ON tickets (assigned_staff, order_at)
+            WHERE status = 'waiting' AND assigned_staff IS NOT NULL;
+        CREATE INDEX tickets_open
+            ON tickets (status, day) WHERE status IN ('waiting', 'called');
+        CREATE INDEX tickets_area_called
+            ON tickets (area, day, called_at) WHERE called_at IS NOT NULL;
+        CREATE TABLE waiting_counts (
+            day TEXT NOT NULL,
+            area TEXT NOT NULL,
+            business_type TEXT NOT NULL,
+            category TEXT NOT NULL,
+            waiting INTEGER NOT NULL,
+            PRIMARY KEY (day, area, business_type, category)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER tickets_waiting_insert AFTER INSERT ON tickets
+        WHEN new.status = 'waiting' BEGIN
+            INSERT INTO waiting_counts VALUES
+                (new.day, new.area, new.business_type, new.category, 1)
+            ON CONFLICT DO UPDATE SET waiting = waiting + 1;
+        END;
+        CREATE TRIGGER tickets_waiting_leave AFTER UPDATE OF status, business_type, area
+        ON tickets WHEN old.status = 'waiting' BEGIN
+            UPDATE waiting_counts SET waiting = waiting - 1
+            WHERE day = old.day AND area = old.area AND business_type = old.business_type
+            AND category = old.category;
+        END;
+        CREATE TRIGGER tickets_waiting_enter AFTER UPDATE OF status, business_type, area
+        ON tickets WHEN new.status = 'waiting' BEGIN
+            INSERT INTO waiting_counts VALUES
+                (new.day, new.area, new.business_type, new.category, 1)
+            ON CONFLICT DO UPDATE SET waiting = waiting + 1;
+        END;
         CREATE TABLE calls (
             id INTEGER PRIMARY KEY,
             ticket_id TEXT NOT NULL,
@@ -166,11 +204,7 @@ def m001_queue(db: Database) -> None:
             response TEXT NOT NULL,
             at INTEGER NOT NULL,
             PRIMARY KEY (principal, key)
-        ) WITHOUT ROWID
+        ) WITHOUT ROWID;
+        CREATE INDEX idempotency_at ON idempotency (at)
         """,
     )
-
-
-@migrations()
-def m002_idempotency_expiry(db: Database) -> None:
-    db.execute("CREATE INDEX idempotency_at ON idempotency (at)")

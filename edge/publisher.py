@@ -79,6 +79,7 @@ class EventPublisher:
     async def _publish_pending(self) -> None:
         if not self._connected.is_set():
             return
+        await self.engine.store.durable()  # never publish what is not yet committed
         mark = int(self.engine.store.meta(_MARK) or 0)
         events = self.engine.store.events_after(mark, limit=500)
         if not events:

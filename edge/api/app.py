@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -439,10 +440,17 @@ def _error(error: QueueError) -> web.Response:
 
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    store = request.app[ENGINE].store
     try:
-        result = await handler(request)
+        try:
+            result = await handler(request)
+        finally:
+            await store.durable()  # answer only what is committed
     except QueueError as exc:
         return _error(exc)
+    except sqlite3.Error:
+        log.exception("storage failed in %s %s", request.method, request.path)
+        return _error(QueueError("storage_unavailable"))
     except web.HTTPMethodNotAllowed:
         return web.json_response(
             {"error": {"code": "method_not_allowed", "message": "不支持的请求方法"}},
@@ -468,9 +476,21 @@ def create_app(engine: QueueEngine, clients: list[ApiClient]) -> web.Application
     app[ENGINE] = engine
     app[AUTH] = Authenticator(clients, engine)
     app[GUARD] = LoginGuard()
+    app.on_startup.append(_group_commit_on)
+    app.on_cleanup.append(_group_commit_off)
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, op.handler, name=op.operation_id)
     return app
+
+
+async def _group_commit_on(app: web.Application) -> None:
+    app[ENGINE].store.group_commit = True
+
+
+async def _group_commit_off(app: web.Application) -> None:
+    store = app[ENGINE].store
+    store.flush()
+    store.group_commit = False
 
 
 def openapi_document() -> dict[str, Any]:

@@ -15,7 +15,7 @@ def check_waiting_warning(tx: Transaction, hall: HallIndex, at: LocalMoment, cat
     if threshold is None:
         return
     row = tx.one(
-        "SELECT count(*) FROM tickets WHERE status = 'waiting' AND day = ? AND category = ?",
+        "SELECT coalesce(sum(waiting), 0) FROM waiting_counts WHERE day = ? AND category = ?",
         (at.day_text, category),
     )
     waiting = row[0] if row else 0

@@ -71,6 +71,7 @@ class QueueEngine(CounterOperations):
             return {"version": setup.version}
 
         result = self.store.write(now, "applySetup", body)
+        self.store.flush()
         self._hall = index
         return result
 
@@ -117,8 +118,8 @@ class QueueEngine(CounterOperations):
         at = hall.local(self.clock.now_ms())
         waiting = dict(
             self.conn.execute(
-                "SELECT business_type, count(*) FROM tickets WHERE status = 'waiting' AND day = ? "
-                "AND area = ? GROUP BY business_type",
+                "SELECT business_type, sum(waiting) FROM waiting_counts WHERE day = ? AND area = ? "
+                "GROUP BY business_type",
                 (at.day_text, area),
             ).fetchall()
         )
@@ -126,7 +127,8 @@ class QueueEngine(CounterOperations):
         counts = committed(self.conn, at.day_text)
         popularity = dict(
             self.conn.execute(
-                "SELECT business_type, count(*) FROM tickets WHERE day >= ? GROUP BY business_type",
+                "SELECT business_type, sum(committed) FROM daily_counts WHERE day >= ? "
+                "GROUP BY business_type",
                 ((at.day - dt.timedelta(days=30)).isoformat(),),
             ).fetchall()
         )

@@ -6,10 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from pypinyin import Style, lazy_pinyin
-
 from edge.clock import ms_to_datetime
 from sync.hallsetup import BusinessType, HallSetup, StaffMember, TimeRange, Window
+from sync.pinyin import pinyin_initials
 
 __all__ = ["HallIndex", "LocalMoment"]
 
@@ -43,8 +42,7 @@ class HallIndex:
         self.staff_by_card = {s.card_no: s for s in setup.staff if s.card_no}
         self.type_order = {t.id: i for i, t in enumerate(setup.business_types)}
         self.initials = {
-            t.id: (t.pinyin or "".join(lazy_pinyin(t.name, style=Style.FIRST_LETTER))).lower()
-            for t in setup.business_types
+            t.id: (t.pinyin or pinyin_initials(t.name)).lower() for t in setup.business_types
         }
         self.area_types: dict[str, list[str]] = {}
         for area in setup.areas:

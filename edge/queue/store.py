@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -61,11 +62,20 @@ class Transaction:
 
 
 class Store:
-    """The single writer of one edge database (Datasette's shape: one writer, BEGIN IMMEDIATE)."""
+    """The single writer of one edge database (Datasette's shape: one writer, BEGIN IMMEDIATE).
+
+    With group commit on (the node's HTTP API turns it on), the operations that run in one turn
+    of the event loop share one SQLite transaction, each inside its own savepoint so that a
+    refused operation undoes only itself; one COMMIT ends the turn, and `durable()` lets a
+    request wait for it before it answers. Without it, each operation commits on its own.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._listeners: list[Callable[[list[Event]], None]] = []
+        self.group_commit = False
+        self._group: list[Event] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
 
     def subscribe(self, listener: Callable[[list[Event]], None]) -> None:
         """Call `listener` with the events of every committed transaction, in order."""
@@ -73,6 +83,11 @@ class Store:
 
     @contextmanager
     def transaction(self, now_ms: int) -> Iterator[Transaction]:
+        if self.group_commit and _running_loop() is not None:
+            with self._grouped(now_ms) as tx:
+                yield tx
+            return
+        self.flush()
         self.conn.execute("BEGIN IMMEDIATE")
         tx = Transaction(self.conn, now_ms)
         try:
@@ -81,12 +96,71 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
-        if tx.events:
-            for listener in self._listeners:
-                try:
-                    listener(tx.events)
-                except Exception:
-                    log.exception("event listener failed; the events stay in the log")
+        self._notify(tx.events)
+
+    @contextmanager
+    def _grouped(self, now_ms: int) -> Iterator[Transaction]:
+        if self._group is None:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._group = []
+            loop = _running_loop()
+            assert loop is not None
+            loop.call_soon(self._commit_group)
+        self.conn.execute("SAVEPOINT operation")
+        tx = Transaction(self.conn, now_ms)
+        try:
+            yield tx
+        except BaseException:
+            self.conn.execute("ROLLBACK TO operation")
+            self.conn.execute("RELEASE operation")
+            raise
+        self.conn.execute("RELEASE operation")
+        self._group.extend(tx.events)
+
+    async def durable(self) -> None:
+        """Wait until everything written so far is committed; raises if the commit failed."""
+        if self._group is None:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    def flush(self) -> None:
+        """Commit the open group now, if there is one; raises if that commit failed."""
+        if self._group is not None:
+            failure = self._commit_group()
+            if failure is not None:
+                raise failure
+
+    def _commit_group(self) -> sqlite3.Error | None:
+        if self._group is None:
+            return None
+        events, waiters = self._group, self._waiters
+        self._group, self._waiters = None, []
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.exception("group commit failed; %d operations are undone", len(waiters))
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            return exc
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._notify(events)
+        return None
+
+    def _notify(self, events: list[Event]) -> None:
+        if not events:
+            return
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception:
+                log.exception("event listener failed; the events stay in the log")
 
     def write(
         self,
@@ -137,3 +211,10 @@ class Store:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

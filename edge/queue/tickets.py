@@ -55,7 +55,7 @@ def new_ticket(
     assert row is not None
     number = format_ticket_number(t.prefix, row[0])
     waiting = tx.one(
-        "SELECT count(*) FROM tickets WHERE status = 'waiting' AND day = ? AND area = ? "
+        "SELECT coalesce(sum(waiting), 0) FROM waiting_counts WHERE day = ? AND area = ? "
         "AND business_type = ?",
         (at.day_text, area, t.id),
     )

@@ -357,3 +357,35 @@ async def test_repeated_wrong_passwords_lock_the_staff_number(client: TestClient
         "/api/windows/w2/login", json={"staff_no": "102", "password": PASSWORD}
     )
     assert other.status == 200
+
+
+async def test_concurrent_requests_share_a_commit_and_each_answer_is_durable(
+    client: TestClient[Any, Any], engine: QueueEngine
+) -> None:
+    """Group commit: what a client was told exists for any other reader of the database."""
+    import asyncio
+    import sqlite3
+
+    await login(client, "w1", "101")
+    path = engine.conn.execute("PRAGMA database_list").fetchone()["file"]
+    reader = sqlite3.connect(path)
+
+    async def take(i: int) -> Any:
+        body = {"business_type": "license"} if i % 5 else {"business_type": "nope"}
+        resp = await client.post("/api/tickets", json=body, headers=bearer("kiosk-main"))
+        answer = await resp.json()
+        if resp.status == 201:
+            found = reader.execute(
+                "SELECT number FROM tickets WHERE id = ?", (answer["ticket"]["id"],)
+            ).fetchone()
+            assert found == (answer["ticket"]["number"],), "answered before it was committed"
+        return resp.status, answer
+
+    results = await asyncio.gather(*(take(i) for i in range(40)))
+    statuses = [s for s, _ in results]
+    assert statuses.count(201) == 32 and statuses.count(404) == 8, "a refusal undoes only itself"
+    numbers = sorted(a["ticket"]["number"] for s, a in results if s == 201)
+    assert numbers == [f"A{n:03d}" for n in range(1, 33)]
+    issued = reader.execute("SELECT count(*) FROM events WHERE type = 'ticket.issued'").fetchone()
+    assert issued == (32,)
+    reader.close()
