@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -17,6 +18,9 @@ from sync.hallsetup import StaffMember
 __all__ = ["Authenticator", "LoginGuard", "Principal", "verify_password"]
 
 _hasher = PasswordHasher()
+# One thread verifies passwords: Argon2 takes its memory cost (tens of MB) per verification,
+# and a pool of threads would each keep an arena that size.
+_verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ async def verify_password(staff: StaffMember, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(check)
+    return await asyncio.get_running_loop().run_in_executor(_verifier, check)
 
 
 def hash_password(password: str) -> str:

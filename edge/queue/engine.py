@@ -15,7 +15,7 @@ from edge.queue.hall import HallIndex
 from edge.queue.ordering import next_ticket, waiting_list
 from edge.queue.store import Store, Transaction
 from edge.queue.tickets import committed, find_booking, new_ticket, valid_id_number
-from edge.queue.views import ticket_view
+from edge.queue.views import ticket_brief, ticket_view
 from sync.hallsetup import Booking, HallSetup
 from sync.idnumber import age_on
 
@@ -338,7 +338,7 @@ class QueueEngine(CounterOperations):
             staff=staff_id,
             limit=limit if not search else 100_000,
         )
-        views = [ticket_view(r, self.hall) for r in rows]
+        views = [ticket_brief(r, self.hall) for r in rows]
         return _search(views, search)[:limit]
 
     def called_by_window(
@@ -352,7 +352,7 @@ class QueueEngine(CounterOperations):
             "WHERE calls.window = ? AND calls.day = ? ORDER BY calls.at DESC, calls.id DESC",
             (window_id, day),
         ).fetchall()
-        return _search([ticket_view(r, self.hall) for r in rows], search)[:limit]
+        return _search([ticket_brief(r, self.hall) for r in rows], search)[:limit]
 
     def queue_status(self, area: str, latest: int = 10) -> dict[str, Any]:
         """What the central display shows (§4.2.2): per type waiting and next, latest calls."""
@@ -387,7 +387,7 @@ class QueueEngine(CounterOperations):
             "area": {"id": area, "name": hall.areas[area].name},
             "day": at.day_text,
             "services": services,
-            "latest_calls": [ticket_view(r, hall) for r in calls],
+            "latest_calls": [ticket_brief(r, hall) for r in calls],
             "windows": windows,
         }
 

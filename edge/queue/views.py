@@ -9,7 +9,7 @@ from typing import Any
 from edge.queue.hall import HallIndex
 from sync.hallsetup import Window
 
-__all__ = ["ticket_view", "window_view"]
+__all__ = ["ticket_brief", "ticket_view", "window_view"]
 
 
 def ticket_view(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
@@ -45,6 +45,28 @@ def ticket_view(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
         "evaluation_requested": bool(row["evaluation_requested"]),
         "evaluation": row["evaluation"],
         "transfers": row["transfers"],
+    }
+
+
+def ticket_brief(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
+    """A ticket as a line of the staff client's lists: what staff read, nothing more."""
+    t = hall.types.get(row["business_type"])
+    window = hall.windows.get(row["window"]) if row["window"] else None
+    phone = row["phone"] or ""
+    return {
+        "id": row["id"],
+        "number": row["number"],
+        "business_type": row["business_type"],
+        "business_type_name": t.name if t else row["business_type"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "priority": row["priority"] == 1,
+        "issued_at": row["issued_at"],
+        "order_at": row["order_at"],
+        "phone_tail": phone[-4:] if phone else "",
+        "window_number": window.number if window else None,
+        "called_at": row["called_at"],
+        "evaluation": row["evaluation"],
     }
 
 
