@@ -140,9 +140,16 @@ class CounterOperations:
             at = self.hall.local(tx.now_ms)
             tx.run(
                 "UPDATE tickets SET status = 'waiting', business_type = ?, category = ?, "
-                "priority = ?, order_at = ?, window = NULL, transfers = transfers + 1, "
-                "duration_warned = 0 WHERE id = ?",
-                (target.id, target.category, 1 if priority else 0, tx.now_ms, ticket["id"]),
+                "area = ?, priority = ?, order_at = ?, window = NULL, assigned_staff = NULL, "
+                "transfers = transfers + 1, duration_warned = 0 WHERE id = ?",
+                (
+                    target.id,
+                    target.category,
+                    window.area,  # the citizen stands at this window, in this area
+                    1 if priority else 0,
+                    tx.now_ms,
+                    ticket["id"],
+                ),
             )
             count(tx, at.day_text, target.id, +1)
             self._release_window(tx, window_id)

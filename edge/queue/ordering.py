@@ -36,6 +36,7 @@ _EARLY = _HEAD.format(cmp=">")
 _ORDINARY = _HEAD.replace("AND order_at {cmp} :now ", "")
 _SUPPLEMENT = (
     "SELECT * FROM tickets WHERE status = 'waiting' AND day = :day AND assigned_staff = :staff "
+    "AND priority = 2 "
     "ORDER BY order_at, issued_at LIMIT 1"
 )
 
@@ -78,6 +79,7 @@ def waiting_list(
     if staff is not None:
         rows += conn.execute(
             "SELECT * FROM tickets WHERE status = 'waiting' AND day = ? AND assigned_staff = ? "
+            "AND priority = 2 "
             "ORDER BY order_at, issued_at LIMIT ?",
             (day, staff, limit),
         ).fetchall()
