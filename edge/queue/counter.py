@@ -35,6 +35,8 @@ class CounterOperations:
     store: Store
     conn: sqlite3.Connection
     clock: Clock
+    # per calling area, per business type: the numbers of the logged-in windows serving it
+    open_windows_cache: dict[str, dict[str, list[str]]]
 
     @property
     def hall(self) -> HallIndex:
@@ -63,6 +65,7 @@ class CounterOperations:
                 "since = excluded.since",
                 (window.id, staff.id, _digest(token), now),
             )
+            self.open_windows_cache.clear()
             tx.event("window.login", self._window_event(tx, window.id))
             return {"token": token, "window": self._window_status(tx, window.id)}
 
@@ -85,6 +88,7 @@ class CounterOperations:
                 "gate_ticket = NULL, gate_until = NULL, since = ? WHERE window = ?",
                 (tx.now_ms, window_id),
             )
+            self.open_windows_cache.clear()
             tx.event("window.logout", payload)
 
         return self._window_op("windowLogout", window_id, actor, key, change)

@@ -35,6 +35,8 @@ class QueueEngine(CounterOperations):
         self.conn = conn
         self.clock: Clock = clock or SystemClock()
         self._hall: HallIndex | None = None
+        self.open_windows_cache = {}
+        self.store.on_undo(self.open_windows_cache.clear)
         row = conn.execute("SELECT body FROM hall_setup ORDER BY version DESC LIMIT 1").fetchone()
         if row is not None:
             self._hall = HallIndex(HallSetup.model_validate_json(row["body"]))
@@ -73,6 +75,7 @@ class QueueEngine(CounterOperations):
         result = self.store.write(now, "applySetup", body)
         self.store.flush()
         self._hall = index
+        self.open_windows_cache.clear()
         return result
 
     def load_bookings(self, bookings: list[Booking]) -> int:
@@ -123,7 +126,7 @@ class QueueEngine(CounterOperations):
                 (at.day_text, area),
             ).fetchall()
         )
-        serving = open_windows(self.conn, self.hall, area)
+        serving = self._open_windows(area)
         counts = committed(self.conn, at.day_text)
         popularity = dict(
             self.conn.execute(
@@ -165,6 +168,12 @@ class QueueEngine(CounterOperations):
         ]
         return sorted(found, key=lambda s: -s["popularity"])
 
+    def _open_windows(self, area: str) -> dict[str, list[str]]:
+        cached = self.open_windows_cache.get(area)
+        if cached is None:
+            cached = self.open_windows_cache[area] = open_windows(self.conn, self.hall, area)
+        return cached
+
     def issue_ticket(
         self,
         *,
@@ -188,7 +197,7 @@ class QueueEngine(CounterOperations):
         green_channel = green_channel or by_age
 
         def body(tx: Transaction) -> dict[str, Any]:
-            windows = open_windows(self.conn, self.hall, area).get(t.id, [])
+            windows = self._open_windows(area).get(t.id, [])
             used = committed(self.conn, at.day_text).get(t.id, 0)
             reason = unavailable(self.hall, t, at, windows, used)
             if reason is not None:
@@ -252,7 +261,7 @@ class QueueEngine(CounterOperations):
                 kind="booking",
                 priority=0 if late else 1,
                 order_at=now if late else max(now, slot_start),
-                windows=open_windows(self.conn, self.hall, area).get(t.id, []),
+                windows=self._open_windows(area).get(t.id, []),
                 phone=booking["phone"],
                 id_number=booking["id_number"],
                 actor=actor,

@@ -73,6 +73,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._listeners: list[Callable[[list[Event]], None]] = []
+        self._undo_listeners: list[Callable[[], None]] = []
         self.group_commit = False
         self._group: list[Event] | None = None
         self._waiters: list[asyncio.Future[None]] = []
@@ -80,6 +81,10 @@ class Store:
     def subscribe(self, listener: Callable[[list[Event]], None]) -> None:
         """Call `listener` with the events of every committed transaction, in order."""
         self._listeners.append(listener)
+
+    def on_undo(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when a group commit fails and everything in it is undone."""
+        self._undo_listeners.append(listener)
 
     @contextmanager
     def transaction(self, now_ms: int) -> Iterator[Transaction]:
@@ -143,6 +148,8 @@ class Store:
             log.exception("group commit failed; %d operations are undone", len(waiters))
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            for listener in self._undo_listeners:
+                listener()
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(exc)
