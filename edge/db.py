@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Literal
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["Synchronous", "migrations", "open_database"]
+__all__ = ["Checkpointer", "Synchronous", "migrations", "open_database"]
 
 log = logging.getLogger(__name__)
 
@@ -19,19 +20,59 @@ Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
 migrations = Migrations("smarthall.edge")
 
 
-def open_database(path: Path | str, synchronous: Synchronous = "NORMAL") -> sqlite3.Connection:
+def open_database(
+    path: Path | str, synchronous: Synchronous = "NORMAL", *, autocheckpoint: bool = True
+) -> sqlite3.Connection:
     """Open (creating and migrating) the edge database in WAL mode, in autocommit mode.
 
-    The caller owns transactions: every write happens under ``BEGIN IMMEDIATE``.
+    The caller owns transactions: every write happens under ``BEGIN IMMEDIATE``. Without
+    `autocheckpoint` the connection never checkpoints the WAL; a `Checkpointer` must.
     """
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: a day's tickets and their indexes
+    if not autocheckpoint:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     migrations.apply(Database(conn))
     return conn
+
+
+class Checkpointer:
+    """Checkpoints the WAL from a thread and connection of its own, so that the writer's
+    commits never wait for the copy into the database file and its fsync (Litestream's way)."""
+
+    def __init__(self, path: Path | str, interval: float = 1.0) -> None:
+        self.path = str(path)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            while not self._stop.wait(self.interval):
+                self._checkpoint(conn, "PASSIVE")
+            self._checkpoint(conn, "TRUNCATE")
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection, mode: str) -> None:
+        try:
+            conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        except sqlite3.Error:
+            log.exception("WAL checkpoint failed; will try again")
 
 
 def _run(db: Database, script: str) -> None:

@@ -13,7 +13,7 @@ from aiohttp import web
 from edge.api.app import create_app
 from edge.clock import Clock
 from edge.config import ApiClient, EdgeConfig
-from edge.db import open_database
+from edge.db import Checkpointer, open_database
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
 from sync.hallsetup import Booking, HallSetup
@@ -45,12 +45,14 @@ class EdgeNode:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._checkpointer: Checkpointer | None = None
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        conn = open_database(
-            self.data_dir / self.config.database.path, self.config.database.synchronous
-        )
+        path = self.data_dir / self.config.database.path
+        conn = open_database(path, self.config.database.synchronous, autocheckpoint=False)
+        self._checkpointer = Checkpointer(path)
+        self._checkpointer.start()
         engine = QueueEngine(conn, self.clock)
         self.engine = engine
         self._load_files(engine)
@@ -91,7 +93,10 @@ class EdgeNode:
         if self._runner is not None:
             await self._runner.cleanup()
         if self.engine is not None:
+            self.engine.store.flush()
             self.engine.conn.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
 
     def _load_files(self, engine: QueueEngine) -> None:
         node = self.config.node

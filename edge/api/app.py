@@ -84,7 +84,7 @@ def _key(request: web.Request) -> str | None:
 def _window_principal(request: web.Request) -> tuple[str, Principal]:
     window = request.match_info["window"]
     principal = _require(request)
-    _engine(request).window_status(window)  # 401, then 404 for an unknown window, then 403
+    _engine(request).require_window(window)  # 401, then 404 for an unknown window, then 403
     if principal.kind not in _STAFF_WINDOW:
         raise QueueError("forbidden")
     if principal.window != window:
@@ -175,7 +175,7 @@ async def return_for_supplement(request: web.Request) -> Any:
 async def window_login(request: web.Request) -> Any:
     engine = _engine(request)
     window = request.match_info["window"]
-    engine.window_status(window)
+    engine.require_window(window)
     body = await _body(request, schemas.LoginRequest)
     hall = engine.hall
     if body.card_no:

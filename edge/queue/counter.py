@@ -284,6 +284,10 @@ class CounterOperations:
 
         return self.store.write(now, "voidTicket", body, principal=actor, key=key)
 
+    def require_window(self, window_id: str) -> Window:
+        """The configured window, or the refusal `unknown_window`."""
+        return self._window(window_id)
+
     def _window(self, window_id: str) -> Window:
         window = self.hall.windows.get(window_id)
         if window is None:

@@ -1,0 +1,32 @@
+"""The edge database: WAL mode, migrations, checkpoints kept off the writer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from edge.db import Checkpointer, open_database
+
+
+def test_the_database_is_in_wal_mode_and_fully_migrated(tmp_path: Path) -> None:
+    conn = open_database(tmp_path / "edge.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    assert applied == ["m001_queue"]
+    reopened = open_database(tmp_path / "edge.sqlite3")
+    assert reopened.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+
+
+def test_the_checkpointer_moves_the_wal_into_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "edge.sqlite3"
+    writer = open_database(path, autocheckpoint=False)
+    for i in range(2000):
+        writer.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"k{i}", "x" * 500))
+    wal = Path(f"{path}-wal")
+    assert wal.stat().st_size > 1_000_000, "the writer itself never checkpoints"
+    checkpointer = Checkpointer(path, interval=0.05)
+    checkpointer.start()
+    time.sleep(0.3)
+    checkpointer.stop()
+    assert wal.stat().st_size == 0, "the last checkpoint truncates the WAL"
+    assert writer.execute("SELECT count(*) FROM meta").fetchone()[0] == 2000
