@@ -37,7 +37,11 @@ def check_waiting_warning(tx: Transaction, hall: HallIndex, at: LocalMoment, cat
 
 def duration_warnings(tx: Transaction, hall: HallIndex) -> None:
     """Warn once for each ticket handled longer than its type allows."""
-    for row in tx.all("SELECT * FROM tickets WHERE status = 'called' AND duration_warned = 0"):
+    # the first term repeats the partial index's condition so that SQLite uses the index
+    for row in tx.all(
+        "SELECT * FROM tickets WHERE status IN ('waiting', 'called') AND status = 'called' "
+        "AND duration_warned = 0"
+    ):
         t = hall.types.get(row["business_type"])
         limit = t.duration_warning_seconds if t else None
         if limit is not None and tx.now_ms - row["called_at"] > limit * 1000:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from edge.clock import ManualClock
 from edge.db import Checkpointer, open_database
+from edge.queue import QueueEngine
+from tests.edge.hall import small_hall
 
 
 def test_the_database_is_in_wal_mode_and_fully_migrated(tmp_path: Path) -> None:
@@ -30,3 +33,20 @@ def test_the_checkpointer_moves_the_wal_into_the_database(tmp_path: Path) -> Non
     checkpointer.stop()
     assert wal.stat().st_size == 0, "the last checkpoint truncates the WAL"
     assert writer.execute("SELECT count(*) FROM meta").fetchone()[0] == 2000
+
+
+def test_the_queries_of_every_second_use_indexes(engine: QueueEngine, clock: ManualClock) -> None:
+    """The timers run each second over a database holding months of tickets: no table scans."""
+    engine.apply_setup(small_hall(version=2, auto_call_seconds=5))
+    engine.window_login("w1", engine.hall.staff["s1"])
+    engine.issue_ticket(area="main", business_type="license", source="kiosk", actor="k")
+    statements: list[str] = []
+    engine.conn.set_trace_callback(statements.append)
+    clock.advance(10)
+    engine.tick()
+    engine.conn.set_trace_callback(None)
+    queries = [s for s in statements if s.split()[0].upper() in ("SELECT", "UPDATE", "DELETE")]
+    assert len(queries) >= 4
+    for sql in queries:
+        plan = " ".join(r[3] for r in engine.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "SCAN tickets" not in plan and "SCAN idempotency" not in plan, (sql, plan)
