@@ -50,3 +50,30 @@ def test_the_queries_of_every_second_use_indexes(engine: QueueEngine, clock: Man
     for sql in queries:
         plan = " ".join(r[3] for r in engine.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "SCAN tickets" not in plan and "SCAN idempotency" not in plan, (sql, plan)
+
+
+def test_the_queries_of_the_counter_and_the_kiosk_use_indexes(engine: QueueEngine) -> None:
+    engine.window_login("w1", engine.hall.staff["s1"])
+    engine.window_login("w4", engine.hall.staff["s2"])
+    statements: list[str] = []
+    engine.conn.set_trace_callback(statements.append)
+    engine.list_services("main", search="zz")
+    engine.issue_ticket(area="main", business_type="license", source="kiosk", actor="k", key="1")
+    engine.issue_ticket(area="main", business_type="tax", source="kiosk", actor="k")
+    engine.call_next("w1", "s1", key="2")
+    engine.recall("w1", "s1")
+    engine.transfer("w1", "s1", business_type="tax", priority=True)
+    engine.call_next("w4", "s2")
+    code = engine.supplement("w4", "s2")["supplement"]["code"]
+    engine.return_for_supplement(area="main", code=code, actor="k")
+    engine.call_next("w4", "s2")
+    engine.finish("w4", "s2", request_evaluation=True)
+    engine.waiting_for_window("w1", search="A0")
+    engine.called_by_window("w4")
+    engine.queue_status("main")
+    engine.conn.set_trace_callback(None)
+    queries = [s for s in statements if s.split()[0].upper() in ("SELECT", "UPDATE", "DELETE")]
+    assert len(queries) > 30
+    for sql in queries:
+        plan = " ".join(r[3] for r in engine.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "SCAN tickets" not in plan and "SCAN calls" not in plan, (sql, plan)
