@@ -1,0 +1,1 @@
+"""Benchmarks: numbers for people to read, never assertions. `python -m bench.queue` runs them."""
