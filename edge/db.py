@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -11,13 +12,21 @@ from typing import Literal
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["Checkpointer", "Synchronous", "migrations", "open_database"]
+__all__ = ["Checkpointer", "IncompatibleDatabase", "Synchronous", "migrations", "open_database"]
 
 log = logging.getLogger(__name__)
 
 Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
-migrations = Migrations("smarthall.edge")
+# Applied migrations are never edited: a change to the schema is a new migration.
+migrations = Migrations("edge")
+
+# Development builds before the first release used this set; their schemas differ.
+_PRE_RELEASE_SET = "smarthall.edge"
+
+
+class IncompatibleDatabase(Exception):
+    """The file is not a database this version can migrate."""
 
 
 def open_database(
@@ -33,11 +42,24 @@ def open_database(
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: a day's tickets and their indexes
+    conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
     if not autocheckpoint:
         conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
-    migrations.apply(Database(conn))
+    db = Database(conn)
+    if (
+        db["_sqlite_migrations"].exists()
+        and conn.execute(
+            "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ?", (_PRE_RELEASE_SET,)
+        ).fetchone()
+    ):
+        conn.close()
+        raise IncompatibleDatabase(
+            f"{path} was made by a development build before the first release; "
+            "move it away and let the node start a new one"
+        )
+    migrations.apply(db)
     return conn
 
 
@@ -45,9 +67,12 @@ class Checkpointer:
     """Checkpoints the WAL from a thread and connection of its own, so that the writer's
     commits never wait for the copy into the database file and its fsync (Litestream's way)."""
 
-    def __init__(self, path: Path | str, interval: float = 1.0) -> None:
+    def __init__(
+        self, path: Path | str, interval: float = 1.0, restart_bytes: int = 64 * 1024 * 1024
+    ) -> None:
         self.path = str(path)
         self.interval = interval
+        self.restart_bytes = restart_bytes
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
 
@@ -59,10 +84,14 @@ class Checkpointer:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
         try:
             while not self._stop.wait(self.interval):
-                self._checkpoint(conn, "PASSIVE")
+                # A passive checkpoint never waits for the writer, so under steady writes it
+                # never reaches the end of the WAL, and the WAL never starts over. Past a size,
+                # a RESTART checkpoint waits for a gap between commits and makes it start over.
+                big = _size(f"{self.path}-wal") > self.restart_bytes
+                self._checkpoint(conn, "RESTART" if big else "PASSIVE")
             self._checkpoint(conn, "TRUNCATE")
         finally:
             conn.close()
@@ -73,6 +102,13 @@ class Checkpointer:
             conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error:
             log.exception("WAL checkpoint failed; will try again")
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _run(db: Database, script: str) -> None:
@@ -249,3 +285,8 @@ def m001_queue(db: Database) -> None:
         CREATE INDEX idempotency_at ON idempotency (at)
         """,
     )
+
+
+@migrations()
+def m002_retention(db: Database) -> None:
+    db.execute("CREATE INDEX calls_day ON calls (day)")

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _edge_run(path: Path) -> int:
     from edge.config import ConfigError, load_config
+    from edge.db import IncompatibleDatabase
     from edge.node import EdgeNode
 
     try:
@@ -67,7 +68,11 @@ async def _edge_run(path: Path) -> int:
         return 2
     logging.getLogger().setLevel(config.node.log_level)
     node = EdgeNode(config, path.resolve().parent)
-    await node.start()
+    try:
+        await node.start()
+    except IncompatibleDatabase as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
     sys.stdout.write(f"edge node running: http://{config.api.host}:{node.port}/api/health\n")
     sys.stdout.flush()
     await _until_stopped()
@@ -89,6 +94,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
 
     from edge.broker import broker_answers, start_embedded_broker
     from edge.config import ApiClient, ApiConfig, EdgeConfig, MqttConfig, NodeConfig, token_digest
+    from edge.db import IncompatibleDatabase
     from edge.demo import DEMO_PASSWORD, demo_bookings, demo_setup
     from edge.node import EdgeNode
 
@@ -139,7 +145,11 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
     )
     today = dt.datetime.now(ZoneInfo(setup.hall.timezone)).date()
     node = EdgeNode(config, data_dir, setup=setup, bookings=demo_bookings(today))
-    await node.start()
+    try:
+        await node.start()
+    except IncompatibleDatabase as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
 
     base = f"http://{host}:{node.port}"
     lines = [

@@ -87,10 +87,11 @@ def new_ticket(
         ),
     )
     count(tx, at.day_text, t.id, +1)
-    payload = ticket_event(tx, hall, ticket_id)
-    tx.event("ticket.issued", payload)
+    inserted = tx.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+    assert inserted is not None
+    issued = ticket_view(inserted, hall)
+    tx.event("ticket.issued", {"ticket": issued})  # with the serving windows, as printed
     check_waiting_warning(tx, hall, at, t.category)
-    issued: dict[str, Any] = payload["ticket"]
     return issued
 
 
@@ -113,9 +114,13 @@ def committed(conn: sqlite3.Connection, day: str) -> dict[str, int]:
 
 
 def ticket_event(tx: Transaction, hall: HallIndex, ticket_id: str) -> dict[str, Any]:
+    """The ticket as an event carries it: everything but the serving windows, which only
+    the issue event (and the printed ticket) needs."""
     row = tx.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
     assert row is not None
-    return {"ticket": ticket_view(row, hall)}
+    view = ticket_view(row, hall)
+    del view["serving_windows"]
+    return {"ticket": view}
 
 
 def find_booking(

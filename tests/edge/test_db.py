@@ -15,9 +15,9 @@ def test_the_database_is_in_wal_mode_and_fully_migrated(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "edge.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert applied == ["m001_queue"]
+    assert applied == ["m001_queue", "m002_retention"]
     reopened = open_database(tmp_path / "edge.sqlite3")
-    assert reopened.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert reopened.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
 
 
 def test_the_checkpointer_moves_the_wal_into_the_database(tmp_path: Path) -> None:
@@ -77,3 +77,23 @@ def test_the_queries_of_the_counter_and_the_kiosk_use_indexes(engine: QueueEngin
     for sql in queries:
         plan = " ".join(r[3] for r in engine.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
         assert "SCAN tickets" not in plan and "SCAN calls" not in plan, (sql, plan)
+
+
+def test_a_pre_release_database_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
+    import sqlite3
+
+    import pytest
+
+    from edge.db import IncompatibleDatabase
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE _sqlite_migrations "
+        "(id INTEGER PRIMARY KEY, migration_set TEXT, name TEXT, applied_at TEXT)"
+    )
+    old.execute("INSERT INTO _sqlite_migrations VALUES (1, 'smarthall.edge', 'm001_queue', 'x')")
+    old.commit()
+    old.close()
+    with pytest.raises(IncompatibleDatabase, match="before the first release"):
+        open_database(path)
