@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+
+import pytest
 from pathlib import Path
 
 from edge.clock import ManualClock
@@ -82,8 +84,6 @@ def test_the_queries_of_the_counter_and_the_kiosk_use_indexes(engine: QueueEngin
 def test_a_pre_release_database_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
     import sqlite3
 
-    import pytest
-
     from edge.db import IncompatibleDatabase
 
     path = tmp_path / "old.sqlite3"
@@ -97,3 +97,27 @@ def test_a_pre_release_database_is_refused_with_a_clear_reason(tmp_path: Path) -
     old.close()
     with pytest.raises(IncompatibleDatabase, match="before the first release"):
         open_database(path)
+
+
+def test_the_wal_starts_over_under_steady_writes(tmp_path: Path) -> None:
+    """Passive checkpoints alone never catch up with a busy writer; past a size the WAL is
+    checkpointed in full and starts over."""
+    path = tmp_path / "edge.sqlite3"
+    writer = open_database(path, autocheckpoint=False)
+    checkpointer = Checkpointer(path, interval=0.02, restart_bytes=256 * 1024)
+    checkpointer.start()
+    wal = Path(f"{path}-wal")
+    largest = 0
+    try:
+        deadline = time.monotonic() + 1.5
+        i = 0
+        while time.monotonic() < deadline:
+            writer.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"k{i}", "x" * 500))
+            time.sleep(0.0002)  # the node answers its requests between commits
+            i += 1
+            if i % 200 == 0:
+                largest = max(largest, wal.stat().st_size)
+    finally:
+        checkpointer.stop()
+    assert i > 2000
+    assert largest < 8 * 1024 * 1024, f"the WAL grew to {largest} bytes over {i} commits"
