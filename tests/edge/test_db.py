@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 from edge.clock import ManualClock
 from edge.db import Checkpointer, open_database
