@@ -63,6 +63,9 @@ class NodeConfig(_Section):
     tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often timers run (auto-call, warnings)"
     )
+    retention_days: int = Field(
+        90, ge=7, description="days of tickets, calls and bookings kept on the node"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="logging level"
     )

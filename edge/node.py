@@ -53,7 +53,7 @@ class EdgeNode:
         conn = open_database(path, self.config.database.synchronous, autocheckpoint=False)
         self._checkpointer = Checkpointer(path)
         self._checkpointer.start()
-        engine = QueueEngine(conn, self.clock)
+        engine = QueueEngine(conn, self.clock, retention_days=self.config.node.retention_days)
         self.engine = engine
         self._load_files(engine)
         if self.seed_setup is not None and not engine.configured:

@@ -237,7 +237,7 @@ async def window_status(request: web.Request) -> Any:
 
 
 def _window_list(
-    read: Callable[[QueueEngine, str, str], list[dict[str, Any]]],
+    read: Callable[[QueueEngine, str, str, int], list[dict[str, Any]]],
 ) -> Handler:
     async def handler(request: web.Request) -> Any:
         window = request.match_info["window"]
@@ -245,7 +245,11 @@ def _window_list(
         if principal.kind == "staff" and principal.window != window:
             raise QueueError("forbidden")
         search = request.query.get("search", "")[:32]
-        return {"tickets": read(_engine(request), window, search)}
+        try:
+            limit = min(max(int(request.query.get("limit", "1000")), 1), 5000)
+        except ValueError as exc:
+            raise QueueError("invalid_request", "limit is an integer") from exc
+        return {"tickets": read(_engine(request), window, search, limit)}
 
     return handler
 
@@ -395,7 +399,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET", "/api/windows/{window}/waiting", "listWaiting",
         "等候列表 in calling order, with search", _window_list(QueueEngine.waiting_for_window),
-        query=("search",),
+        query=("search", "limit"),
     ),
     Operation(
         "GET", "/api/windows/{window}/called", "listCalled",

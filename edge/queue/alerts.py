@@ -1,12 +1,14 @@
-"""Service warnings (§4.3 items 6–7) and the end of a ticket's day (§4.1.3)."""
+"""Service warnings (§4.3 items 6–7), the end of a ticket's day (§4.1.3) and old days forgotten."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from edge.queue.hall import HallIndex, LocalMoment
 from edge.queue.store import Transaction
 from edge.queue.views import ticket_view
 
-__all__ = ["check_waiting_warning", "duration_warnings", "expire_old_days"]
+__all__ = ["check_waiting_warning", "duration_warnings", "expire_old_days", "prune_history"]
 
 
 def check_waiting_warning(tx: Transaction, hall: HallIndex, at: LocalMoment, category: str) -> None:
@@ -65,3 +67,21 @@ def expire_old_days(tx: Transaction, at: LocalMoment) -> None:
             (row["id"],),
         )
         tx.event("ticket.expired", {"ticket": {"id": row["id"]}})
+
+
+def prune_history(tx: Transaction, before: dt.date) -> None:
+    """Forget the queue's days before `before`: tickets, calls, counts, used codes, bookings.
+
+    The event log is kept: it is the outbox to the cloud, which decides when it may go.
+    """
+    day = before.isoformat()
+    for sql in (
+        "DELETE FROM tickets WHERE day < ?",
+        "DELETE FROM calls WHERE day < ?",
+        "DELETE FROM daily_counts WHERE day < ?",
+        "DELETE FROM waiting_counts WHERE day < ?",
+        "DELETE FROM number_sequences WHERE day < ?",
+        "DELETE FROM supplements WHERE expires_on < ?",
+        "DELETE FROM bookings WHERE date < ?",
+    ):
+        tx.run(sql, (day,))

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any, Literal
 
 from edge.clock import Clock, SystemClock
-from edge.queue.alerts import duration_warnings, expire_old_days
+from edge.queue.alerts import duration_warnings, expire_old_days, prune_history
 from edge.queue.availability import open_windows, type_in_area, unavailable
 from edge.queue.counter import CounterOperations
 from edge.queue.errors import QueueError
@@ -30,10 +30,14 @@ Source = Literal["kiosk", "staff", "booking", "remote", "supplement"]
 class QueueEngine(CounterOperations):
     """The queue of one hall over its SQLite database; the single writer of that database."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock | None = None) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, clock: Clock | None = None, *, retention_days: int = 90
+    ) -> None:
         self.store = Store(conn)
         self.conn = conn
         self.clock: Clock = clock or SystemClock()
+        self.retention_days = retention_days
+        self._pruned_at = 0
         self._hall: HallIndex | None = None
         self.open_windows_cache = {}
         self.store.on_undo(self.open_windows_cache.clear)
@@ -421,6 +425,9 @@ class QueueEngine(CounterOperations):
             expire_old_days(tx, at)
             duration_warnings(tx, self.hall)
             tx.run("DELETE FROM idempotency WHERE at < ?", (now - IDEMPOTENCY_KEEP_MS,))
+            if now - self._pruned_at >= 3600 * 1000:
+                prune_history(tx, at.day - dt.timedelta(days=self.retention_days))
+                self._pruned_at = now
         seconds = hall.hall.auto_call_seconds
         if seconds > 0:
             due = self.conn.execute(

@@ -389,3 +389,15 @@ async def test_concurrent_requests_share_a_commit_and_each_answer_is_durable(
     issued = reader.execute("SELECT count(*) FROM events WHERE type = 'ticket.issued'").fetchone()
     assert issued == (32,)
     reader.close()
+
+
+async def test_the_waiting_list_can_be_limited(client: TestClient[Any, Any]) -> None:
+    staff = await login(client, "w1", "101")
+    for _ in range(5):
+        await client.post(
+            "/api/tickets", json={"business_type": "license"}, headers=bearer("kiosk-main")
+        )
+    resp = await client.get("/api/windows/w1/waiting?limit=2", headers=staff)
+    assert [t["number"] for t in (await resp.json())["tickets"]] == ["A001", "A002"]
+    bad = await client.get("/api/windows/w1/waiting?limit=lots", headers=staff)
+    assert bad.status == 400

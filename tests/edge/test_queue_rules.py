@@ -738,3 +738,19 @@ def test_idempotency_keys_are_forgotten_after_two_days(
     clock.advance(3600 + 1)
     engine.tick()
     assert engine.conn.execute("SELECT count(*) FROM idempotency").fetchone()[0] == 0
+
+
+def test_days_older_than_the_retention_are_forgotten_but_the_event_log_stays(
+    engine: QueueEngine, clock: ManualClock
+) -> None:
+    login(engine, "w1", "s1")
+    old = take(engine, "license")
+    events = len(engine.store.events_after(0, 100_000))
+    clock.set(hall_time(WORKDAY + dt.timedelta(days=89), 10))
+    engine.tick()
+    assert engine.ticket(old["id"])["status"] == "expired"
+    clock.set(hall_time(WORKDAY + dt.timedelta(days=91), 10))
+    engine.tick()
+    with pytest.raises(QueueError):
+        engine.ticket(old["id"])
+    assert len(engine.store.events_after(0, 100_000)) > events
