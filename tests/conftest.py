@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import socket
 import subprocess
@@ -65,3 +66,15 @@ def hall_time(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 # A Wednesday, an ordinary working day.
 WORKDAY = dt.date(2026, 11, 25)
+
+
+@pytest.fixture(autouse=True)
+def no_logged_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A test fails when our code logged an error, even if the request around it recovered."""
+    yield
+    errors = [
+        r
+        for r in caplog.get_records("call")
+        if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("edge", "sync", "smarthall")
+    ]
+    assert not errors, [f"{r.name}: {r.getMessage()}" for r in errors]
