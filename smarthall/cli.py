@@ -133,7 +133,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
     ]
 
     if broker_answers(*mqtt):
-        (broker_host, broker_port), broker_kind, embedded = mqtt, "running broker", None
+        (broker_host, broker_port), broker_kind, embedded = mqtt, "local broker", None
     else:
         embedded = await start_embedded_broker()
         broker_host, broker_port, broker_kind = embedded.host, embedded.port, "embedded amqtt"
