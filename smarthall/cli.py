@@ -152,6 +152,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         return 2
 
     base = f"http://{host}:{node.port}"
+    kiosk = f"Authorization: Bearer {tokens['kiosk-east']['token']}"
     lines = [
         "",
         f"smarthall demo — {setup.hall.name}",
@@ -162,13 +163,14 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         f"  staff login   staff numbers 1001–1012, password {DEMO_PASSWORD}",
         f"  tokens        {tokens_file}",
         "",
-        "  try:",
-        f"    curl -s -H 'Authorization: Bearer {tokens['kiosk-east']['token']}' "
-        f"{base}/api/areas/east/services",
-        f"    curl -s -X POST -H 'Authorization: Bearer {tokens['kiosk-east']['token']}' "
-        f'-d \'{{"business_type": "biz-reg"}}\' {base}/api/tickets',
+        "  try it: a window opens, a kiosk takes a ticket, the window calls it",
         f'    curl -s -X POST -d \'{{"staff_no": "1001", "password": "{DEMO_PASSWORD}"}}\' '
-        f"{base}/api/windows/w01/login",
+        f"{base}/api/windows/w01/login    # answers with a session token",
+        f"    curl -s -H '{kiosk}' {base}/api/areas/east/services",
+        f"    curl -s -X POST -H '{kiosk}' "
+        f'-d \'{{"business_type": "biz-reg"}}\' {base}/api/tickets',
+        f"    curl -s -X POST -H 'Authorization: Bearer <session token>' "
+        f"{base}/api/windows/w01/call-next",
         "",
         "Ctrl-C stops the demo.",
         "",
