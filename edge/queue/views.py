@@ -12,42 +12,6 @@ from sync.hallsetup import Window
 __all__ = ["ticket_brief", "ticket_view", "window_view"]
 
 
-def ticket_view(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
-    """A ticket as the API and events show it; the full phone and ID number stay in the hall."""
-    t = hall.types.get(row["business_type"])
-    window = hall.windows.get(row["window"]) if row["window"] else None
-    phone = row["phone"] or ""
-    return {
-        "id": row["id"],
-        "number": row["number"],
-        "day": row["day"],
-        "area": row["area"],
-        "business_type": row["business_type"],
-        "business_type_name": t.name if t else row["business_type"],
-        "category": row["category"],
-        "source": row["source"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "priority": row["priority"] == 1,
-        "order_at": row["order_at"],
-        "issued_at": row["issued_at"],
-        "waiting_at_issue": row["waiting_at_issue"],
-        "serving_windows": json.loads(row["serving_windows"]),
-        "booking_id": row["booking_id"],
-        "assigned_staff": row["assigned_staff"],
-        "phone_tail": phone[-4:] if phone else "",
-        "window": row["window"],
-        "window_number": window.number if window else None,
-        "staff": row["staff"],
-        "called_at": row["called_at"],
-        "call_count": row["call_count"],
-        "finished_at": row["finished_at"],
-        "evaluation_requested": bool(row["evaluation_requested"]),
-        "evaluation": row["evaluation"],
-        "transfers": row["transfers"],
-    }
-
-
 def ticket_brief(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
     """A ticket as a line of the staff client's lists: what staff read, nothing more."""
     t = hall.types.get(row["business_type"])
@@ -67,6 +31,27 @@ def ticket_brief(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
         "window_number": window.number if window else None,
         "called_at": row["called_at"],
         "evaluation": row["evaluation"],
+    }
+
+
+def ticket_view(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
+    """A ticket as the API and events show it; the full phone and ID number stay in the hall."""
+    return {
+        **ticket_brief(row, hall),
+        "day": row["day"],
+        "area": row["area"],
+        "category": row["category"],
+        "source": row["source"],
+        "waiting_at_issue": row["waiting_at_issue"],
+        "serving_windows": json.loads(row["serving_windows"]),
+        "booking_id": row["booking_id"],
+        "assigned_staff": row["assigned_staff"],
+        "window": row["window"],
+        "staff": row["staff"],
+        "call_count": row["call_count"],
+        "finished_at": row["finished_at"],
+        "evaluation_requested": bool(row["evaluation_requested"]),
+        "transfers": row["transfers"],
     }
 
 
