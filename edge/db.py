@@ -290,3 +290,22 @@ def m001_queue(db: Database) -> None:
 @migrations()
 def m002_retention(db: Database) -> None:
     db.execute("CREATE INDEX calls_day ON calls (day)")
+
+
+@migrations()
+def m003_devices(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            profile TEXT NOT NULL DEFAULT '',
+            area TEXT NOT NULL DEFAULT '',
+            window TEXT NOT NULL DEFAULT '',
+            mqtt_user TEXT NOT NULL UNIQUE,
+            mqtt_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        )
+        """,
+    )

@@ -1,0 +1,1 @@
+"""The hall's devices: firmware profiles, drivers, the MQTT device bus and its registry."""
