@@ -52,6 +52,18 @@ class MqttConfig(_Section):
     username: str = Field("", description="MQTT user of the edge node")
     password_file: str = Field("", description="file holding the MQTT password")
     topic_prefix: str = Field("smarthall", description="first level of every topic")
+    device_offline_seconds: float = Field(
+        30.0, gt=0, description="a device silent this long is offline (an event)"
+    )
+    broker_password_file: str = Field(
+        "", description="Mosquitto password_file the edge writes from its device registry"
+    )
+    broker_acl_file: str = Field(
+        "", description="Mosquitto acl_file the edge writes from its device registry"
+    )
+    broker_pid_file: str = Field(
+        "", description="Mosquitto's pid file: the broker is sent SIGHUP to reread both files"
+    )
 
 
 class NodeConfig(_Section):

@@ -14,6 +14,8 @@ from edge.api.app import create_app
 from edge.clock import Clock
 from edge.config import ApiClient, EdgeConfig
 from edge.db import Checkpointer, open_database
+from edge.devices.bus import DeviceBus
+from edge.devices.registry import BrokerFiles, DeviceRegistry
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
 from sync.hallsetup import Booking, HallSetup
@@ -60,18 +62,19 @@ class EdgeNode:
             engine.apply_setup(self.seed_setup)
         if self.seed_bookings:
             engine.load_bookings(self.seed_bookings)
-        app = create_app(engine, self.clients)
+        registry, bus = self._devices(engine)
+        app = create_app(engine, self.clients, registry=registry, bus=bus)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
         await site.start()
         self.port = _bound_port(site)
         self._tasks.append(asyncio.create_task(self._timers(engine)))
+        if bus is not None:
+            self._tasks.append(asyncio.create_task(bus.run()))
         mqtt = self.config.mqtt
         if mqtt.enabled and engine.configured:
-            password = ""
-            if mqtt.password_file:
-                password = (self.base / mqtt.password_file).read_text().strip()
+            password = self._mqtt_password()
             publisher = EventPublisher(
                 engine,
                 host=mqtt.host,
@@ -83,6 +86,38 @@ class EdgeNode:
             )
             self._tasks.append(asyncio.create_task(publisher.run()))
         log.info("edge API on http://%s:%s", self.config.api.host, self.port)
+
+    def _mqtt_password(self) -> str:
+        path = self.config.mqtt.password_file
+        return (self.base / path).read_text().strip() if path else ""
+
+    def _devices(self, engine: QueueEngine) -> tuple[DeviceRegistry, DeviceBus | None]:
+        mqtt = self.config.mqtt
+        hall = engine.hall.hall.id if engine.configured else "unconfigured"
+        broker = None
+        if mqtt.broker_password_file and mqtt.broker_acl_file:
+            broker = BrokerFiles(
+                password_file=self.base / mqtt.broker_password_file,
+                acl_file=self.base / mqtt.broker_acl_file,
+                edge_password=self._mqtt_password(),
+                pid_file=self.base / mqtt.broker_pid_file if mqtt.broker_pid_file else None,
+            )
+        registry = DeviceRegistry(engine.store, prefix=mqtt.topic_prefix, hall=hall, broker=broker)
+        registry.sync_broker()
+        bus = None
+        if mqtt.enabled and engine.configured:
+            bus = DeviceBus(
+                engine.store,
+                host=mqtt.host,
+                port=mqtt.port,
+                prefix=mqtt.topic_prefix,
+                hall=hall,
+                username=mqtt.username,
+                password=self._mqtt_password(),
+                offline_after=mqtt.device_offline_seconds,
+                now_ms=engine.clock.now_ms,
+            )
+        return registry, bus
 
     async def stop(self) -> None:
         for task in self._tasks:

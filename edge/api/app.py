@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from edge.api import schemas
 from edge.api.auth import Authenticator, LoginGuard, Principal, verify_password
+from edge.api.common import AUTH, BUS, ENGINE, GUARD, REGISTRY, Handler, Operation
+from edge.api.common import body_of as _body
+from edge.api.common import engine_of as _engine
+from edge.api.common import idempotency_key as _key
+from edge.api.common import require as _require
+from edge.api.devices import DEVICE_OPERATIONS
 from edge.config import ApiClient
+from edge.devices.bus import DeviceBus
+from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine, QueueError
 from sync.hallsetup import HallSetup
 
@@ -22,63 +29,8 @@ __all__ = ["ENGINE", "OPERATIONS", "Operation", "create_app", "openapi_document"
 
 log = logging.getLogger(__name__)
 
-ENGINE = web.AppKey("engine", QueueEngine)
-AUTH = web.AppKey("auth", Authenticator)
-GUARD = web.AppKey("login_guard", LoginGuard)
-
-Handler = Callable[[web.Request], Awaitable[Any]]
-B = TypeVar("B", bound=BaseModel)
-
 _STAFF_WINDOW = ("staff",)
 _READ_WINDOW = ("staff", "pad", "display", "admin")
-
-
-@dataclass(frozen=True)
-class Operation:
-    method: str
-    path: str
-    operation_id: str
-    summary: str
-    handler: Handler
-    body: type[BaseModel] | None = None
-    auth: bool = True
-    query: tuple[str, ...] = ()
-
-
-# ----------------------------------------------------------------------- helpers
-
-
-def _engine(request: web.Request) -> QueueEngine:
-    return request.app[ENGINE]
-
-
-def _require(request: web.Request, *kinds: str) -> Principal:
-    return request.app[AUTH].require(request, *kinds)
-
-
-async def _body(request: web.Request, model: type[B]) -> B:
-    if request.content_length and request.content_length > 8 * 1024 * 1024:
-        raise QueueError("invalid_request", "body too large")
-    raw = await request.read()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise QueueError("invalid_request", f"body is not JSON: {exc}") from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise QueueError("invalid_request", "请求内容不符合要求", problems=problems) from exc
-
-
-def _key(request: web.Request) -> str | None:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > 128:
-        raise QueueError("invalid_request", "Idempotency-Key is longer than 128 characters")
-    return key or None
 
 
 def _window_principal(request: web.Request) -> tuple[str, Principal]:
@@ -429,6 +381,7 @@ OPERATIONS: tuple[Operation, ...] = (
         query=("after", "limit"),
     ),
 )  # fmt: skip
+OPERATIONS += DEVICE_OPERATIONS
 
 
 # ----------------------------------------------------------------------- application
@@ -475,9 +428,21 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     return web.json_response(result, dumps=_dumps)
 
 
-def create_app(engine: QueueEngine, clients: list[ApiClient]) -> web.Application:
+def create_app(
+    engine: QueueEngine,
+    clients: list[ApiClient],
+    *,
+    registry: DeviceRegistry | None = None,
+    bus: DeviceBus | None = None,
+) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
     app[ENGINE] = engine
+    if registry is None:
+        hall = engine.hall.hall.id if engine.configured else "unconfigured"
+        registry = DeviceRegistry(engine.store, prefix="smarthall", hall=hall)
+    app[REGISTRY] = registry
+    if bus is not None:
+        app[BUS] = bus
     app[AUTH] = Authenticator(clients, engine)
     app[GUARD] = LoginGuard()
     app.on_startup.append(_group_commit_on)

@@ -22,7 +22,7 @@ from edge.queue.errors import QueueError
 from edge.queue.store import Store
 from sync.devicebus import DEVICE_KINDS, device_acl
 
-__all__ = ["Device", "DeviceRegistry", "mosquitto_hash"]
+__all__ = ["BrokerFiles", "Device", "DeviceRegistry", "mosquitto_hash"]
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,24 @@ class Device:
     mqtt_user: str
 
 
+@dataclass(frozen=True)
+class BrokerFiles:
+    """The Mosquitto files the edge owns, and how to make the broker reread them."""
+
+    password_file: Path
+    acl_file: Path
+    edge_password: str
+    pid_file: Path | None = None
+
+
 class DeviceRegistry:
-    def __init__(self, store: Store, *, prefix: str, hall: str) -> None:
+    def __init__(
+        self, store: Store, *, prefix: str, hall: str, broker: BrokerFiles | None = None
+    ) -> None:
         self.store = store
         self.prefix = prefix
         self.hall = hall
+        self.broker = broker
 
     @property
     def edge_user(self) -> str:
@@ -79,6 +92,7 @@ class DeviceRegistry:
                 "device.registered",
                 {"device": {"id": device_id, "kind": kind, "area": area, "window": window}},
             )
+        self.sync_broker()
         return device, password
 
     def remove(self, now_ms: int, device_id: str) -> None:
@@ -86,6 +100,17 @@ class DeviceRegistry:
             if tx.run("DELETE FROM devices WHERE id = ?", (device_id,)) == 0:
                 raise QueueError("not_found", f"device {device_id!r}")
             tx.event("device.removed", {"device": {"id": device_id}})
+        self.sync_broker()
+
+    def sync_broker(self) -> None:
+        """Rewrite the broker's files from the registry and have it reread them."""
+        if self.broker is None:
+            return
+        self.store.flush()
+        files = self.broker
+        self.write_broker_files(files.password_file, files.acl_file, files.edge_password)
+        if files.pid_file is not None and files.pid_file.exists():
+            self.reload_broker(int(files.pid_file.read_text().strip()))
 
     def devices(self) -> list[Device]:
         rows = self.store.conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -401,3 +402,29 @@ async def test_the_waiting_list_can_be_limited(client: TestClient[Any, Any]) -> 
     assert [t["number"] for t in (await resp.json())["tickets"]] == ["A001", "A002"]
     bad = await client.get("/api/windows/w1/waiting?limit=lots", headers=staff)
     assert bad.status == 400
+
+
+async def test_an_administrator_registers_lists_and_removes_devices(
+    client: TestClient[Any, Any],
+) -> None:
+    body = {"id": "pad-w1", "kind": "pad", "window": "w1", "profile": ""}
+    resp = await client.post("/api/devices", json=body, headers=bearer("kiosk-main"))
+    assert resp.status == 403
+    for bad, code in (
+        ({**body, "kind": "toaster"}, 400),
+        ({**body, "window": "w9"}, 404),
+        ({**body, "id": "Pad W1"}, 400),
+    ):
+        resp = await client.post("/api/devices", json=bad, headers=bearer("admin"))
+        assert resp.status == code, await resp.text()
+    resp = await client.post("/api/devices", json=body, headers=bearer("admin"))
+    assert resp.status == 201
+    answer = await resp.json()
+    assert answer["mqtt"]["username"] == "dev-pad-w1" and len(answer["mqtt"]["password"]) >= 24
+    listed = await (await client.get("/api/devices", headers=bearer("admin"))).json()
+    assert [d["id"] for d in listed["devices"]] == ["pad-w1"]
+    assert "password" not in json.dumps(listed)
+    resp = await client.delete("/api/devices/pad-w1", headers=bearer("admin"))
+    assert resp.status == 200
+    resp = await client.delete("/api/devices/pad-w1", headers=bearer("admin"))
+    assert resp.status == 404

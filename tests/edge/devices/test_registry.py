@@ -15,7 +15,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.clock import ManualClock
-from edge.devices.registry import DeviceRegistry
+from edge.devices.registry import BrokerFiles, DeviceRegistry
 from edge.queue import QueueEngine, QueueError
 from tests.conftest import free_port, wait_for_port
 
@@ -175,3 +175,21 @@ def test_the_registry_refuses_bad_devices_and_never_stores_passwords(
     stored = engine.conn.execute("SELECT mqtt_hash FROM devices").fetchone()[0]
     assert password not in stored and stored.startswith("$7$")
     assert [e.type for e in engine.store.events_after(0, 100)][-1] == "device.registered"
+
+
+def test_registering_rewrites_the_broker_files_and_reloads_it(
+    engine: QueueEngine, broker: SecuredBroker, clock: ManualClock, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "mosquitto.pid"
+    pid_file.write_text(f"{broker.pid}\n")
+    files = BrokerFiles(broker.password_file, broker.acl_file, EDGE_PASSWORD, pid_file)
+    registry = DeviceRegistry(engine.store, prefix=PREFIX, hall=HALL, broker=files)
+    kiosk, password = registry.register(clock.now_ms(), device_id="k9", kind="kiosk", area="main")
+    for _ in range(50):
+        client = Client(broker.port, kiosk.mqtt_user, password)
+        ok = client.connected.wait(0.5)
+        client.close()
+        if ok:
+            break
+    assert ok, "the new device can log in without anyone touching the broker"
+    assert "user dev-k9" in broker.acl_file.read_text()
