@@ -309,3 +309,8 @@ def m003_devices(db: Database) -> None:
         )
         """,
     )
+
+
+@migrations()
+def m004_device_attachment(db: Database) -> None:
+    db.execute("ALTER TABLE devices ADD COLUMN attached_to TEXT NOT NULL DEFAULT ''")

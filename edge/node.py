@@ -15,6 +15,8 @@ from edge.clock import Clock
 from edge.config import ApiClient, EdgeConfig
 from edge.db import Checkpointer, open_database
 from edge.devices.bus import DeviceBus
+from edge.devices.printing import TicketPrinting
+from edge.devices.profiles import load_catalogue
 from edge.devices.registry import BrokerFiles, DeviceRegistry
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
@@ -44,6 +46,7 @@ class EdgeNode:
         self.seed_setup = setup
         self.seed_bookings = bookings or []
         self.engine: QueueEngine | None = None
+        self.registry: DeviceRegistry | None = None
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -63,6 +66,7 @@ class EdgeNode:
         if self.seed_bookings:
             engine.load_bookings(self.seed_bookings)
         registry, bus = self._devices(engine)
+        self.registry = registry
         app = create_app(engine, self.clients, registry=registry, bus=bus)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -72,6 +76,8 @@ class EdgeNode:
         self._tasks.append(asyncio.create_task(self._timers(engine)))
         if bus is not None:
             self._tasks.append(asyncio.create_task(bus.run()))
+            printing = TicketPrinting(engine, registry, bus, load_catalogue())
+            self._tasks.append(asyncio.create_task(printing.run()))
         mqtt = self.config.mqtt
         if mqtt.enabled and engine.configured:
             password = self._mqtt_password()

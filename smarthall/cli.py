@@ -41,10 +41,28 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", type=Path, required=True, help="the node's TOML configuration")
     edge_commands.add_parser("config-reference", help="print every configuration key")
 
+    device = commands.add_parser("device", help="devices of a hall")
+    device_commands = device.add_subparsers(dest="device_command", required=True)
+    simulate = device_commands.add_parser(
+        "simulate", help="run a simulated device against a real broker (or, LED, a TCP port)"
+    )
+    simulate.add_argument("kind", choices=["printer", "led"])
+    simulate.add_argument("--profile", required=True, help="firmware profile id")
+    simulate.add_argument("--device", default="", help="device id (printer)")
+    simulate.add_argument("--hall", default="demo-hall", help="hall id (printer)")
+    simulate.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker (printer)")
+    simulate.add_argument("--prefix", default="smarthall", help="topic prefix (printer)")
+    simulate.add_argument("--username", default="", help="the device's MQTT user (printer)")
+    simulate.add_argument("--password", default="", help="the device's MQTT password (printer)")
+    simulate.add_argument("--out", type=Path, default=Path("printed"), help="PNGs (printer)")
+    simulate.add_argument("--port", type=int, default=0, help="TCP port to listen on (led)")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.command == "device":
+        return asyncio.run(_simulate(args))
     if args.command == "demo":
         mqtt_host, _, mqtt_port = args.mqtt.rpartition(":")
         return asyncio.run(_demo(args.host, args.port, args.data, (mqtt_host, int(mqtt_port))))
@@ -151,6 +169,17 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         sys.stderr.write(f"{exc}\n")
         return 2
 
+    registry = node.registry
+    assert registry is not None
+    if not any(d.id == "printer-east" for d in registry.devices()):
+        registry.register(
+            node.engine.clock.now_ms() if node.engine else 0,
+            device_id="printer-east",
+            kind="printer",
+            profile="xprinter-xp-80c",
+            area="east",
+            attached_to="kiosk-east",
+        )
     base = f"http://{host}:{node.port}"
     kiosk = f"Authorization: Bearer {tokens['kiosk-east']['token']}"
     lines = [
@@ -172,6 +201,10 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         f"    curl -s -X POST -H 'Authorization: Bearer <session token>' "
         f"{base}/api/windows/w01/call-next",
         "",
+        "  the east kiosk's printer, simulated (tickets as PNG in ./printed):",
+        f"    hall device simulate printer --device printer-east --profile xprinter-xp-80c "
+        f"--hall {setup.hall.id} --broker {broker_host}:{broker_port}",
+        "",
         "Ctrl-C stops the demo.",
         "",
     ]
@@ -181,6 +214,89 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
     await node.stop()
     if embedded is not None:
         await embedded.stop()
+    return 0
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from edge.devices.profiles import ProfileError, load_catalogue
+
+    kind = "printers" if args.kind == "printer" else "leds"
+    try:
+        profile = load_catalogue().get(kind, args.profile)
+    except ProfileError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    if args.kind == "led":
+        return await _simulate_led(profile, args.port)
+    from edge.devices.printer.profile import PrinterProfile
+    from edge.devices.simulate import SimulatedPrinter
+
+    assert isinstance(profile, PrinterProfile)
+    if not args.device:
+        sys.stderr.write("a simulated printer needs --device (its id in the registry)\n")
+        return 2
+    host, _, port = args.broker.rpartition(":")
+    printer = SimulatedPrinter(
+        device=args.device,
+        profile=profile,
+        host=host,
+        port=int(port),
+        prefix=args.prefix,
+        hall=args.hall,
+        out=args.out.resolve(),
+        username=args.username,
+        password=args.password,
+    )
+    task = asyncio.create_task(printer.run())
+    sys.stdout.write(
+        f"simulated printer {args.device} ({profile.name}) on {args.broker}, "
+        f"tickets as PNG in {args.out.resolve()}\n"
+    )
+    sys.stdout.flush()
+    await _until_stopped()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return 0
+
+
+async def _simulate_led(profile: object, port: int) -> int:
+    import socket
+    import threading
+
+    from edge.devices.led.profile import LedProfile
+    from edge.devices.led.simulator import LedSimulator
+
+    assert isinstance(profile, LedProfile)
+    simulator = LedSimulator(profile)
+    server = socket.create_server(("127.0.0.1", port))
+    bound = server.getsockname()[1]
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=simulator.serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdout.write(f"simulated LED controller {profile.name} on 127.0.0.1:{bound}\n")
+    sys.stdout.flush()
+    shown: list[str] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        if simulator.screen != shown:
+            shown = list(simulator.screen)
+            sys.stdout.write("screen: " + " | ".join(shown) + "\n")
+            sys.stdout.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+    server.close()
     return 0
 
 

@@ -153,3 +153,54 @@ def test_edge_run_explains_a_bad_configuration(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "api.port" in result.stderr and "api.colour" in result.stderr
+
+
+def test_a_simulated_led_controller_shows_what_the_driver_sends(tmp_path: Path) -> None:
+    from edge.devices.led.driver import LedDisplay
+    from edge.devices.profiles import load_catalogue
+
+    profile = load_catalogue().get("leds", "huidu-sdk2-hall-192x96")
+    with running(
+        ["device", "simulate", "led", "--profile", "huidu-sdk2-hall-192x96"], tmp_path
+    ) as proc:
+        first = read_until(proc, "simulated LED controller")
+        port = int(first.strip().rsplit(":", 1)[1])
+        display = LedDisplay(profile, f"127.0.0.1:{port}")  # type: ignore[arg-type]
+        display.show_board(["A012 → 3号窗口", "B003 → 5号窗口"])
+        shown = read_until(proc, "screen:")
+        assert "A012" in shown and "3号窗口" in shown
+
+
+def test_a_simulated_printer_prints_what_it_is_sent(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    import base64
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from edge.devices.printer.encode import encode_text
+    from edge.devices.profiles import load_catalogue
+
+    broker = f"127.0.0.1:{mosquitto.port}"
+    args = ["device", "simulate", "printer", "--device", "p1", "--profile", "zjiang-pos-5890",
+            "--hall", "h", "--broker", broker, "--out", str(tmp_path)]  # fmt: skip
+    with running(args, tmp_path) as proc:
+        read_until(proc, "simulated printer")
+        online = Listener(mosquitto.host, mosquitto.port, "smarthall/h/device/p1/online")
+        online.wait_for(lambda s: any(p == 1 for _, p, _ in s))
+        online.close()
+        profile = load_catalogue().get("printers", "zjiang-pos-5890")
+        job = b"\x1b@" + encode_text("A012 号", profile) + b"\n\n"  # type: ignore[arg-type]
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        client.connect(mosquitto.host, mosquitto.port)
+        client.loop_start()
+        command = {"v": 1, "id": "t1", "data": {"job": base64.b64encode(job).decode()}}
+        client.publish(
+            "smarthall/h/device/p1/cmd/print", json.dumps(command), qos=1
+        ).wait_for_publish(5)
+        for _ in range(200):
+            if (tmp_path / "t1.png").exists():
+                break
+            time.sleep(0.05)
+        client.loop_stop()
+        client.disconnect()
+        assert (tmp_path / "t1.png").exists()

@@ -24,6 +24,9 @@ class RegisterDeviceRequest(BaseModel):
     profile: str = Field("", max_length=64, description="firmware profile id")
     area: str = Field("", max_length=64)
     window: str = Field("", max_length=64)
+    attached_to: str = Field(
+        "", max_length=64, description="the kiosk (API client id) a printer or scanner serves"
+    )
 
 
 async def register_device(request: web.Request) -> Any:
@@ -43,6 +46,7 @@ async def register_device(request: web.Request) -> Any:
         profile=body.profile,
         area=body.area,
         window=body.window,
+        attached_to=body.attached_to,
     )
     answer = {
         "device": _view(request, device.id),
@@ -74,6 +78,7 @@ def _view(request: web.Request, device_id: str) -> dict[str, Any]:
         "area": device.area,
         "window": device.window,
         "mqtt_user": device.mqtt_user,
+        "attached_to": device.attached_to,
         "online": bool(bus and bus.online.get(device.id)),
         "last_seen": bus.last_seen.get(device.id) if bus else None,
     }

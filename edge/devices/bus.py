@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from edge.queue.store import Store
-from sync.devicebus import MAX_PAYLOAD_BYTES, TOPICS, DeviceEvent, Heartbeat
+from sync.devicebus import MAX_PAYLOAD_BYTES, TOPICS, DeviceCommand, DeviceEvent, Heartbeat
 
 __all__ = ["DeviceBus"]
 
@@ -92,6 +92,12 @@ class DeviceBus:
                 await sweeper
             self.client.disconnect()
             self.client.loop_stop()
+
+    def command(self, device: str, name: str, command: DeviceCommand) -> None:
+        """Send a command to a device (QoS 1); the broker queues it while the device is away."""
+        self.client.publish(
+            f"{self.root}{device}/cmd/{name}", command.model_dump_json(), qos=1, retain=False
+        )
 
     async def subscribed(self) -> None:
         await self._subscribed.wait()

@@ -37,6 +37,7 @@ class Device:
     area: str
     window: str
     mqtt_user: str
+    attached_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class DeviceRegistry:
         profile: str = "",
         area: str = "",
         window: str = "",
+        attached_to: str = "",
     ) -> tuple[Device, str]:
         """Add a device; returns it with its MQTT password, which is not stored anywhere."""
         if not _DEVICE_ID.match(device_id):
@@ -78,15 +80,18 @@ class DeviceRegistry:
         if kind not in DEVICE_KINDS:
             raise QueueError("invalid_request", f"kind must be one of {', '.join(DEVICE_KINDS)}")
         password = secrets.token_urlsafe(24)
-        device = Device(device_id, kind, profile, area, window, f"dev-{device_id}")
+        device = Device(device_id, kind, profile, area, window, f"dev-{device_id}", attached_to)
         hashed = mosquitto_hash(device.mqtt_user, password)
         with self.store.transaction(now_ms) as tx:
             if tx.one("SELECT 1 FROM devices WHERE id = ?", (device_id,)) is not None:
                 raise QueueError("invalid_request", f"device {device_id!r} exists")
             tx.run(
                 "INSERT INTO devices (id, kind, profile, area, window, mqtt_user, mqtt_hash, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (device_id, kind, profile, area, window, device.mqtt_user, hashed, now_ms),
+                "created_at, attached_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *(device_id, kind, profile, area, window, device.mqtt_user, hashed, now_ms),
+                    attached_to,
+                ),
             )
             tx.event(
                 "device.registered",
@@ -114,7 +119,8 @@ class DeviceRegistry:
 
     def devices(self) -> list[Device]:
         rows = self.store.conn.execute(
-            "SELECT id, kind, profile, area, window, mqtt_user FROM devices ORDER BY id"
+            "SELECT id, kind, profile, area, window, mqtt_user, attached_to FROM devices "
+            "ORDER BY id"
         ).fetchall()
         return [Device(*tuple(r)) for r in rows]
 

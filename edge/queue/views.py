@@ -42,6 +42,7 @@ def ticket_view(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
         "area": row["area"],
         "category": row["category"],
         "source": row["source"],
+        "issued_by": row["issued_by"],
         "waiting_at_issue": row["waiting_at_issue"],
         "serving_windows": json.loads(row["serving_windows"]),
         "booking_id": row["booking_id"],
