@@ -314,3 +314,8 @@ def m003_devices(db: Database) -> None:
 @migrations()
 def m004_device_attachment(db: Database) -> None:
     db.execute("ALTER TABLE devices ADD COLUMN attached_to TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
+def m005_device_connection(db: Database) -> None:
+    db.execute("ALTER TABLE devices ADD COLUMN connection TEXT NOT NULL DEFAULT ''")

@@ -17,6 +17,7 @@ from edge.db import Checkpointer, open_database
 from edge.devices.bus import DeviceBus
 from edge.devices.printing import TicketPrinting
 from edge.devices.profiles import load_catalogue
+from edge.devices.screens import LedScreens
 from edge.devices.registry import BrokerFiles, DeviceRegistry
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
@@ -74,9 +75,11 @@ class EdgeNode:
         await site.start()
         self.port = _bound_port(site)
         self._tasks.append(asyncio.create_task(self._timers(engine)))
+        catalogue = load_catalogue()
+        self._tasks.append(asyncio.create_task(LedScreens(engine, registry, catalogue).run()))
         if bus is not None:
             self._tasks.append(asyncio.create_task(bus.run()))
-            printing = TicketPrinting(engine, registry, bus, load_catalogue())
+            printing = TicketPrinting(engine, registry, bus, catalogue)
             self._tasks.append(asyncio.create_task(printing.run()))
         mqtt = self.config.mqtt
         if mqtt.enabled and engine.configured:

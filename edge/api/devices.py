@@ -27,6 +27,11 @@ class RegisterDeviceRequest(BaseModel):
     attached_to: str = Field(
         "", max_length=64, description="the kiosk (API client id) a printer or scanner serves"
     )
+    connection: str = Field(
+        "",
+        max_length=200,
+        description="for a device the edge drives itself: serial port or host:port",
+    )
 
 
 async def register_device(request: web.Request) -> Any:
@@ -47,6 +52,7 @@ async def register_device(request: web.Request) -> Any:
         area=body.area,
         window=body.window,
         attached_to=body.attached_to,
+        connection=body.connection,
     )
     answer = {
         "device": _view(request, device.id),
@@ -79,6 +85,7 @@ def _view(request: web.Request, device_id: str) -> dict[str, Any]:
         "window": device.window,
         "mqtt_user": device.mqtt_user,
         "attached_to": device.attached_to,
+        "connection": device.connection,
         "online": bool(bus and bus.online.get(device.id)),
         "last_seen": bus.last_seen.get(device.id) if bus else None,
     }

@@ -38,6 +38,7 @@ class Device:
     window: str
     mqtt_user: str
     attached_to: str = ""
+    connection: str = ""  # how the edge reaches a device it drives itself: a serial port, host:port
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class DeviceRegistry:
         area: str = "",
         window: str = "",
         attached_to: str = "",
+        connection: str = "",
     ) -> tuple[Device, str]:
         """Add a device; returns it with its MQTT password, which is not stored anywhere."""
         if not _DEVICE_ID.match(device_id):
@@ -80,17 +82,20 @@ class DeviceRegistry:
         if kind not in DEVICE_KINDS:
             raise QueueError("invalid_request", f"kind must be one of {', '.join(DEVICE_KINDS)}")
         password = secrets.token_urlsafe(24)
-        device = Device(device_id, kind, profile, area, window, f"dev-{device_id}", attached_to)
+        device = Device(
+            device_id, kind, profile, area, window, f"dev-{device_id}", attached_to, connection
+        )
         hashed = mosquitto_hash(device.mqtt_user, password)
         with self.store.transaction(now_ms) as tx:
             if tx.one("SELECT 1 FROM devices WHERE id = ?", (device_id,)) is not None:
                 raise QueueError("invalid_request", f"device {device_id!r} exists")
             tx.run(
                 "INSERT INTO devices (id, kind, profile, area, window, mqtt_user, mqtt_hash, "
-                "created_at, attached_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, attached_to, connection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *(device_id, kind, profile, area, window, device.mqtt_user, hashed, now_ms),
                     attached_to,
+                    connection,
                 ),
             )
             tx.event(
@@ -119,7 +124,8 @@ class DeviceRegistry:
 
     def devices(self) -> list[Device]:
         rows = self.store.conn.execute(
-            "SELECT id, kind, profile, area, window, mqtt_user, attached_to FROM devices "
+            "SELECT id, kind, profile, area, window, mqtt_user, attached_to, connection "
+            "FROM devices "
             "ORDER BY id"
         ).fetchall()
         return [Device(*tuple(r)) for r in rows]

@@ -17,9 +17,9 @@ def test_the_database_is_in_wal_mode_and_fully_migrated(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "edge.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert applied == ["m001_queue", "m002_retention", "m003_devices", "m004_device_attachment"]
+    assert applied[-1] == "m005_device_connection" and len(applied) == 5
     reopened = open_database(tmp_path / "edge.sqlite3")
-    assert reopened.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
+    assert reopened.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
 
 
 def test_the_checkpointer_moves_the_wal_into_the_database(tmp_path: Path) -> None:
