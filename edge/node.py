@@ -17,8 +17,8 @@ from edge.db import Checkpointer, open_database
 from edge.devices.bus import DeviceBus
 from edge.devices.printing import TicketPrinting
 from edge.devices.profiles import load_catalogue
-from edge.devices.screens import LedScreens
 from edge.devices.registry import BrokerFiles, DeviceRegistry
+from edge.devices.screens import LedScreens
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
 from sync.hallsetup import Booking, HallSetup
