@@ -229,21 +229,20 @@ async def _simulate(args: argparse.Namespace) -> int:
     if args.kind == "led":
         return await _simulate_led(profile, args.port)
     from edge.devices.printer.profile import PrinterProfile
-    from edge.devices.simulate import SimulatedPrinter
+    from edge.devices.printer_agent import PngPaper, PrinterAgent
 
     assert isinstance(profile, PrinterProfile)
     if not args.device:
         sys.stderr.write("a simulated printer needs --device (its id in the registry)\n")
         return 2
     host, _, port = args.broker.rpartition(":")
-    printer = SimulatedPrinter(
+    printer = PrinterAgent(
         device=args.device,
-        profile=profile,
+        paper=PngPaper(profile, args.out.resolve()),
         host=host,
         port=int(port),
         prefix=args.prefix,
         hall=args.hall,
-        out=args.out.resolve(),
         username=args.username,
         password=args.password,
     )

@@ -57,13 +57,32 @@ async def openapi(request: web.Request) -> Any:
 
 
 async def list_services(request: web.Request) -> Any:
-    _require(request)
+    principal = _require(request)
     services = _engine(request).list_services(
         request.match_info["area"],
         search=request.query.get("search", "")[:32],
         department=request.query.get("department", "")[:64],
     )
-    return {"services": services}
+    answer: dict[str, Any] = {"services": services}
+    if principal.kind == "kiosk":
+        answer["printer"] = _kiosk_printer(request, principal.id)
+    return answer
+
+
+def _kiosk_printer(request: web.Request, kiosk: str) -> dict[str, Any]:
+    """The kiosk's printer as the kiosk must know it: print, or offer a paperless ticket."""
+    printers = [
+        d for d in request.app[REGISTRY].devices() if d.kind == "printer" and d.attached_to == kiosk
+    ]
+    if not printers:
+        return {"device": None, "status": "unknown", "paperless": False}
+    bus = request.app.get(BUS)
+    status = bus.printer_status(printers[0].id) if bus is not None else "unknown"
+    return {
+        "device": printers[0].id,
+        "status": status,
+        "paperless": status in ("paper_out", "offline"),
+    }
 
 
 async def queue_status(request: web.Request) -> Any:

@@ -53,6 +53,7 @@ class DeviceBus:
         self.dropped: Counter[str] = Counter()
         self.handled = 0
         self.last_seen: dict[str, int] = {}
+        self.printer_states: dict[str, str] = {}
         self.online: dict[str, bool] = {}
         self._warned: dict[str, float] = {}
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(_QUEUE_LIMIT)
@@ -98,6 +99,12 @@ class DeviceBus:
         self.client.publish(
             f"{self.root}{device}/cmd/{name}", command.model_dump_json(), qos=1, retain=False
         )
+
+    def printer_status(self, device: str) -> str:
+        """ok, paper_near_end, paper_out, offline or unknown, as the printer last said."""
+        if not self.online.get(device, False):
+            return "offline"
+        return self.printer_states.get(device, "unknown")
 
     async def subscribed(self) -> None:
         await self._subscribed.wait()
@@ -165,6 +172,8 @@ class DeviceBus:
     def _on_event(self, device: str, payload: bytes) -> None:
         event = DeviceEvent.model_validate(json.loads(payload))
         self._seen(device)
+        if event.type == "printer.status" and isinstance(event.data.get("status"), str):
+            self.printer_states[device] = event.data["status"]
         with self.store.transaction(self.now_ms()) as tx:
             tx.event(
                 "device.event",

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 from edge.devices.bus import DeviceBus
 from edge.devices.printer.profile import PrinterProfile
+from edge.devices.printer.transport import PrinterStatus
+from edge.devices.printer_agent import PngPaper, PrinterAgent
 from edge.devices.printing import TicketPrinting
 from edge.devices.profiles import load_catalogue
 from edge.devices.registry import DeviceRegistry
-from edge.devices.simulate import SimulatedPrinter
 from edge.queue import QueueEngine
 from tests.conftest import Mosquitto
 
@@ -48,9 +50,10 @@ async def test_the_kiosks_printer_prints_the_ticket_it_issued(
     printing = TicketPrinting(engine, registry, bus, catalogue, qr_base="https://wx.example")
     profile = catalogue.get("printers", "xprinter-xp-80c")
     assert isinstance(profile, PrinterProfile)
-    printer = SimulatedPrinter(
-        device="printer-1", profile=profile, host=mosquitto.host, port=mosquitto.port,
-        prefix=PREFIX, hall=HALL, out=tmp_path / "paper", heartbeat_seconds=0.2,
+    paper = PngPaper(profile, tmp_path / "paper")
+    printer = PrinterAgent(
+        device="printer-1", paper=paper, host=mosquitto.host, port=mosquitto.port,
+        prefix=PREFIX, hall=HALL, heartbeat_seconds=0.2, status_seconds=0.05,
     )  # fmt: skip
     tasks = [asyncio.create_task(t.run()) for t in (bus, printing, printer)]
     try:
@@ -60,9 +63,8 @@ async def test_the_kiosks_printer_prints_the_ticket_it_issued(
             area="main", business_type="license", source="kiosk", actor="kiosk:kiosk-1"
         )
         await until(lambda: len(printer.printed) == 1)
-        paper = Image.open(printer.printed[0])
-        assert paper.width == round(80 / 25.4 * 203) and paper.height > 300
-        assert printer.printed[0].name == f"{ticket['id']}.png"
+        image = Image.open(tmp_path / "paper" / f"{ticket['id']}.png")
+        assert image.width == round(80 / 25.4 * 203) and image.height > 300
         await until(
             lambda: any(
                 e.type == "device.event" and e.payload["type"] == "printer.printed"
@@ -70,6 +72,60 @@ async def test_the_kiosks_printer_prints_the_ticket_it_issued(
             )
         )
         assert printing.sent == 1, "kiosk-2's printer got nothing"
+
+        paper.state = PrinterStatus.PAPER_OUT  # the roll runs out
+        await until(lambda: bus.printer_status("printer-1") == "paper_out")
+        assert any(
+            e.type == "device.event" and e.payload["data"] == {"status": "paper_out"}
+            for e in engine.store.events_after(0, 1000)
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_the_kiosk_is_told_to_offer_a_paperless_ticket_when_its_printer_is_out(
+    engine: QueueEngine, mosquitto: Mosquitto, aiohttp_client: Any
+) -> None:
+    from edge.api.app import create_app
+    from edge.config import ApiClient, token_digest
+
+    registry = DeviceRegistry(engine.store, prefix=PREFIX, hall=HALL)
+    registry.register(
+        engine.clock.now_ms(), device_id="printer-1", kind="printer",
+        profile="xprinter-xp-80c", attached_to="kiosk-1",
+    )  # fmt: skip
+    bus = DeviceBus(
+        engine.store, host=mosquitto.host, port=mosquitto.port, prefix=PREFIX, hall=HALL
+    )
+    kiosk = ApiClient(id="kiosk-1", kind="kiosk", area="main", token_sha256=token_digest("k1"))
+    client = await aiohttp_client(create_app(engine, [kiosk], registry=registry, bus=bus))
+    headers = {"Authorization": "Bearer k1"}
+    profile = load_catalogue().get("printers", "xprinter-xp-80c")
+    assert isinstance(profile, PrinterProfile)
+    paper = PngPaper(profile, Path("/nonexistent"))
+    agent = PrinterAgent(
+        device="printer-1", paper=paper, host=mosquitto.host, port=mosquitto.port,
+        prefix=PREFIX, hall=HALL, status_seconds=0.05,
+    )  # fmt: skip
+    tasks = [asyncio.create_task(bus.run()), asyncio.create_task(agent.run())]
+
+    async def printer() -> dict[str, Any]:
+        answer: dict[str, Any] = await (
+            await client.get("/api/areas/main/services", headers=headers)
+        ).json()
+        return answer["printer"]  # type: ignore[no-any-return]
+
+    try:
+        assert (await printer())["paperless"] is True, "not seen yet: offline"
+        await until(lambda: bus.printer_status("printer-1") == "ok")
+        assert await printer() == {"device": "printer-1", "status": "ok", "paperless": False}
+        paper.state = PrinterStatus.PAPER_OUT
+        await until(lambda: bus.printer_status("printer-1") == "paper_out")
+        assert (await printer())["paperless"] is True
     finally:
         for task in tasks:
             task.cancel()
