@@ -1,10 +1,7 @@
 """Publishes the committed event log to MQTT, in order, resuming after a restart from its mark.
 
-Topics (the full device-bus scheme arrives with the device layer):
-  {prefix}/{hall}/event/{event type}        every event, QoS 1, not retained
-  {prefix}/{hall}/area/{area}/status        the area's queue status, QoS 1, retained
-  {prefix}/{hall}/window/{window}/state     the window's state, QoS 1, retained
-  {prefix}/{hall}/edge/online               "1" while the node runs, "0" as its last will
+The topics are the edge's rows of `sync.devicebus.TOPICS` (docs/device-bus.md): every event,
+the retained state of each window and area it touched, and the edge's own presence.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.queue import QueueEngine
 from edge.queue.store import Event
+from sync.devicebus import topic
 
 __all__ = ["EventPublisher"]
 
@@ -44,7 +42,7 @@ class EventPublisher:
         password: str = "",
     ) -> None:
         self.engine = engine
-        self.prefix = f"{prefix}/{hall_id}"
+        self.prefix, self.hall_id = prefix, hall_id
         self._wake = asyncio.Event()
         self._connected = threading.Event()
         self.client = mqtt.Client(
@@ -52,7 +50,7 @@ class EventPublisher:
         )
         if username:
             self.client.username_pw_set(username, password)
-        self.client.will_set(f"{self.prefix}/edge/online", "0", qos=1, retain=True)
+        self.client.will_set(self.topic("edge_online"), "0", qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.max_queued_messages_set(10_000)
@@ -72,7 +70,7 @@ class EventPublisher:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
         finally:
             if self._connected.is_set():
-                self.client.publish(f"{self.prefix}/edge/online", "0", qos=1, retain=True)
+                self.client.publish(self.topic("edge_online"), "0", qos=1, retain=True)
             self.client.disconnect()
             self.client.loop_stop()
 
@@ -93,7 +91,7 @@ class EventPublisher:
 
     def _publish(self, event: Event) -> mqtt.MQTTMessageInfo:
         payload = json.dumps({"v": 1, **event.as_json()}, ensure_ascii=False)
-        return self.client.publish(f"{self.prefix}/event/{event.type}", payload, qos=1)
+        return self.client.publish(self.topic("event", name=event.type), payload, qos=1)
 
     def _publish_state(self, events: list[Event]) -> list[mqtt.MQTTMessageInfo]:
         """The current state of every window and area the events touched, retained."""
@@ -116,21 +114,25 @@ class EventPublisher:
         infos = []
         for window in sorted(windows):
             state = self.engine.window_status(window)
-            infos.append(self._retain(f"window/{window}/state", state))
+            infos.append(self._retain(self.topic("window_state", window=window), state))
         for area in sorted(areas):
-            infos.append(self._retain(f"area/{area}/status", self.engine.queue_status(area)))
+            status = self.engine.queue_status(area)
+            infos.append(self._retain(self.topic("area_status", area=area), status))
         return infos
 
-    def _retain(self, topic: str, body: dict[str, Any]) -> mqtt.MQTTMessageInfo:
+    def topic(self, which: str, **fields: str) -> str:
+        return topic(which, self.prefix, hall=self.hall_id, **fields)
+
+    def _retain(self, name: str, body: dict[str, Any]) -> mqtt.MQTTMessageInfo:
         payload = json.dumps({"v": 1, **body}, ensure_ascii=False)
-        return self.client.publish(f"{self.prefix}/{topic}", payload, qos=1, retain=True)
+        return self.client.publish(name, payload, qos=1, retain=True)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             log.warning("MQTT connection refused: %s", reason)
             return
         log.info("MQTT connected to %s:%s", self.host, self.port)
-        client.publish(f"{self.prefix}/edge/online", "1", qos=1, retain=True)
+        client.publish(self.topic("edge_online"), "1", qos=1, retain=True)
         self._connected.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:

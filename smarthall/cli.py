@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     device = commands.add_parser("device", help="devices of a hall")
     device_commands = device.add_subparsers(dest="device_command", required=True)
+    device_commands.add_parser("topics", help="print the device bus topic scheme")
     simulate = device_commands.add_parser(
         "simulate", help="run a simulated device against a real broker (or, LED, a TCP port)"
     )
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "device":
+        if args.device_command == "topics":
+            from sync.devicebus import reference as topics
+
+            sys.stdout.write(topics())
+            return 0
         return asyncio.run(_simulate(args))
     if args.command == "demo":
         mqtt_host, _, mqtt_port = args.mqtt.rpartition(":")

@@ -31,6 +31,8 @@ __all__ = [
     "Heartbeat",
     "Topic",
     "device_acl",
+    "reference",
+    "topic",
 ]
 
 DeviceKind = Literal[
@@ -116,9 +118,9 @@ _READS: dict[str, tuple[str, ...]] = {
 }
 
 
-def topic(name: str, prefix: str, **fields: str) -> str:
-    """The concrete topic; missing fields become the MQTT wildcard `+` (and `#` for name)."""
-    spec = next(t for t in TOPICS if t.name == name)
+def topic(which: str, prefix: str, **fields: str) -> str:
+    """The concrete topic of `TOPICS[which]`; a field not given becomes the wildcard `+`."""
+    spec = next(t for t in TOPICS if t.name == which)
     values = {"hall": "", "device": "+", "area": "+", "window": "+", "name": "+", **fields}
     return f"{prefix}/{spec.pattern.format(**values)}"
 
@@ -144,3 +146,41 @@ def device_acl(
             lines.append(f"topic read {prefix}/{hall}/event/ticket.called")
             lines.append(f"topic read {prefix}/{hall}/event/ticket.recalled")
     return lines
+
+
+def reference(prefix: str = "smarthall") -> str:
+    """The topic scheme as Markdown, from `TOPICS` and the ACL rules (docs/device-bus.md)."""
+    lines = [
+        "# The device bus",
+        "",
+        "Every MQTT topic of a hall. Generated from `sync/devicebus.py` by",
+        "`hall device topics`; a test fails when this file and the code disagree.",
+        "",
+        "| topic | written by | QoS | retained | payload |",
+        "|---|---|---|---|---|",
+    ]
+    for t in TOPICS:
+        payload = t.payload.__name__ if t.payload else "text or edge JSON"
+        pattern = f"{prefix}/{t.pattern}"
+        lines.append(
+            f"| `{pattern}` | {t.writer} | {t.qos} | {'yes' if t.retain else 'no'} | {payload} |"
+        )
+    lines += [
+        "",
+        'Payloads are JSON objects with `"v": 1`; at most '
+        f"{MAX_PAYLOAD_BYTES // 1024} KiB. A device's last will is `0` on its `online` topic.",
+        "",
+        "## Who may use what",
+        "",
+        "Each device logs in as `dev-<device id>` with its own password and may write only its",
+        "own `online`, `heartbeat` and `event` topics and read its own `cmd/#` and the edge's",
+        "`online`. Besides, by kind:",
+        "",
+        "| kind | also reads |",
+        "|---|---|",
+    ]
+    for kind in DEVICE_KINDS:
+        reads = ", ".join(f"`{n}`" for n in _READS[kind]) or "—"
+        lines.append(f"| {kind} | {reads} (its own area or window) |")
+    lines += ["", "The edge logs in as `edge-<hall>` and may read and write the hall's tree.", ""]
+    return "\n".join(lines)

@@ -39,3 +39,10 @@ def test_hall_command_lists_its_subcommands() -> None:
         [sys.executable, "-m", "smarthall", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "demo" in out and "edge" in out
+
+
+def test_the_device_bus_document_matches_the_code() -> None:
+    from sync.devicebus import reference as topics
+
+    documented = (ROOT / "docs" / "device-bus.md").read_text(encoding="utf-8")
+    assert documented == topics(), "run `hall device topics > docs/device-bus.md`"
