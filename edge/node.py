@@ -18,6 +18,7 @@ from edge.devices.bus import DeviceBus
 from edge.devices.printing import TicketPrinting
 from edge.devices.profiles import load_catalogue
 from edge.devices.registry import BrokerFiles, DeviceRegistry
+from edge.devices.scanning import ScanCheckIn
 from edge.devices.screens import LedScreens
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
@@ -81,6 +82,7 @@ class EdgeNode:
             self._tasks.append(asyncio.create_task(bus.run()))
             printing = TicketPrinting(engine, registry, bus, catalogue)
             self._tasks.append(asyncio.create_task(printing.run()))
+            self._tasks.append(asyncio.create_task(ScanCheckIn(engine, registry).run()))
         mqtt = self.config.mqtt
         if mqtt.enabled and engine.configured:
             password = self._mqtt_password()

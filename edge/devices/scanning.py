@@ -1,0 +1,83 @@
+"""A booking QR scanned at a kiosk checks the booking in (§1.5, §4.1.4): the ticket then prints.
+
+The kiosk's scanner (`scanner` device attached to the kiosk, with the kiosk's area) sends each
+scan as a `scanner.scanned` event. A scan that carries a booking code — the bare code, or the
+booking QR's address ending in `/b/<code>` — is checked in for the kiosk; the ticket it gets is
+printed by the kiosk's printer like any other. A scan that is no booking, or a booking that
+cannot be checked in, becomes a `scanner.refused` event with the refusal's code and message,
+which the kiosk's screen shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from edge.devices.registry import DeviceRegistry
+from edge.queue import QueueEngine, QueueError
+from edge.queue.store import Event
+
+__all__ = ["ScanCheckIn", "booking_code"]
+
+log = logging.getLogger(__name__)
+
+_CODE = re.compile(r"^[A-Za-z0-9]{4,32}$")
+_QR = re.compile(r"/b/([A-Za-z0-9]{4,32})(?:[?#].*)?$")
+
+
+def booking_code(scan: str) -> str | None:
+    """The booking code in a scan, or None when the scan is not a booking."""
+    text = scan.strip()
+    match = _QR.search(text)
+    if match:
+        return match.group(1)
+    return text if _CODE.match(text) else None
+
+
+class ScanCheckIn:
+    def __init__(self, engine: QueueEngine, registry: DeviceRegistry) -> None:
+        self.engine = engine
+        self.registry = registry
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        engine.store.subscribe(self._committed)
+
+    async def run(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                self._scanned(event)
+            except Exception:
+                log.exception("scan of event %s not handled", event.seq)
+
+    def _committed(self, events: list[Event]) -> None:
+        for event in events:
+            if event.type == "device.event" and event.payload.get("type") == "scanner.scanned":
+                self._queue.put_nowait(event)
+
+    def _scanned(self, event: Event) -> None:
+        device_id = event.payload["device"]["id"]
+        device = next((d for d in self.registry.devices() if d.id == device_id), None)
+        if device is None or device.kind != "scanner" or not device.area:
+            return
+        text = str(event.payload.get("data", {}).get("text", ""))
+        code = booking_code(text)
+        try:
+            if code is None:
+                raise QueueError("booking_not_found", "not a booking code")
+            self.engine.check_in_booking(
+                area=device.area,
+                actor=f"kiosk:{device.attached_to or device.id}",
+                code=code,
+                key=f"scan:{event.id}",
+            )
+        except QueueError as refusal:
+            with self.engine.store.transaction(self.engine.clock.now_ms()) as tx:
+                tx.event(
+                    "scanner.refused",
+                    {
+                        "device": {"id": device_id, "attached_to": device.attached_to},
+                        "code": refusal.code,
+                        "message": refusal.message,
+                    },
+                )

@@ -1,0 +1,87 @@
+"""A booking QR scanned at the kiosk: checked in, printed; anything else is refused visibly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from edge.devices.bus import DeviceBus
+from edge.devices.printing import TicketPrinting
+from edge.devices.profiles import load_catalogue
+from edge.devices.registry import DeviceRegistry
+from edge.devices.scanning import ScanCheckIn, booking_code
+from edge.queue import QueueEngine
+from sync.hallsetup import Booking
+from tests.conftest import WORKDAY, Mosquitto
+from tests.edge.hall import booking
+from tests.mqtt_listener import Listener
+
+PREFIX, HALL = "smarthall", "test-hall"
+
+
+def test_a_booking_code_is_read_from_the_qr_address_or_bare() -> None:
+    assert booking_code("https://wx.example/b/QR123456?s=sig") == "QR123456"
+    assert booking_code(" QR123456\n") == "QR123456"
+    assert booking_code("https://other.example/page") is None
+    assert booking_code("A B") is None
+
+
+async def until(check: object, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("never happened")
+
+
+async def test_a_scanned_booking_is_checked_in_and_its_ticket_printed(
+    engine: QueueEngine, mosquitto: Mosquitto
+) -> None:
+    registry = DeviceRegistry(engine.store, prefix=PREFIX, hall=HALL)
+    now = engine.clock.now_ms()
+    registry.register(now, device_id="scan-1", kind="scanner", area="main", attached_to="kiosk-1")
+    registry.register(
+        now, device_id="printer-1", kind="printer", profile="zjiang-pos-5890",
+        attached_to="kiosk-1",
+    )  # fmt: skip
+    engine.load_bookings(
+        [Booking.model_validate(booking("QR123456", "license", WORKDAY, "09:30", "10:00"))]
+    )
+    engine.window_login("w1", engine.hall.staff["s1"])
+    bus = DeviceBus(
+        engine.store, host=mosquitto.host, port=mosquitto.port, prefix=PREFIX, hall=HALL
+    )
+    tasks = [
+        asyncio.create_task(t.run())
+        for t in (
+            bus,
+            ScanCheckIn(engine, registry),
+            TicketPrinting(engine, registry, bus, load_catalogue()),
+        )
+    ]
+    print_jobs = Listener(mosquitto.host, mosquitto.port, f"{PREFIX}/{HALL}/device/printer-1/cmd/#")
+    scanner = Listener(mosquitto.host, mosquitto.port, "unused/#")
+    try:
+        await asyncio.wait_for(bus.subscribed(), 10)
+        for text in ("https://wx.example/b/QR123456?s=x", "hello"):
+            scan = {"v": 1, "type": "scanner.scanned", "ts": 1, "data": {"text": text}}
+            scanner.client.publish(
+                f"{PREFIX}/{HALL}/device/scan-1/event", json.dumps(scan), qos=1
+            ).wait_for_publish(5)
+        await until(
+            lambda: any(e.type == "scanner.refused" for e in engine.store.events_after(0, 500))
+        )
+        issued = [e for e in engine.store.events_after(0, 500) if e.type == "ticket.issued"]
+        assert len(issued) == 1 and issued[0].payload["ticket"]["kind"] == "booking"
+        await asyncio.to_thread(print_jobs.wait_for, lambda s: len(s) == 1)
+        refused = [e for e in engine.store.events_after(0, 500) if e.type == "scanner.refused"]
+        assert refused[0].payload["code"] == "booking_not_found"
+    finally:
+        print_jobs.close()
+        scanner.close()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
