@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
 import secrets
-import signal
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from smarthall import devices_cli
+from smarthall.running import until_stopped
 
 __all__ = ["main"]
 
@@ -41,34 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--config", type=Path, required=True, help="the node's TOML configuration")
     edge_commands.add_parser("config-reference", help="print every configuration key")
 
-    device = commands.add_parser("device", help="devices of a hall")
-    device_commands = device.add_subparsers(dest="device_command", required=True)
-    device_commands.add_parser("topics", help="print the device bus topic scheme")
-    simulate = device_commands.add_parser(
-        "simulate", help="run a simulated device against a real broker (or, LED, a TCP port)"
-    )
-    simulate.add_argument("kind", choices=["printer", "led"])
-    simulate.add_argument("--profile", required=True, help="firmware profile id")
-    simulate.add_argument("--device", default="", help="device id (printer)")
-    simulate.add_argument("--hall", default="demo-hall", help="hall id (printer)")
-    simulate.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker (printer)")
-    simulate.add_argument("--prefix", default="smarthall", help="topic prefix (printer)")
-    simulate.add_argument("--username", default="", help="the device's MQTT user (printer)")
-    simulate.add_argument("--password", default="", help="the device's MQTT password (printer)")
-    simulate.add_argument("--out", type=Path, default=Path("printed"), help="PNGs (printer)")
-    simulate.add_argument("--port", type=int, default=0, help="TCP port to listen on (led)")
+    devices_cli.add_parser(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "device":
-        if args.device_command == "topics":
-            from sync.devicebus import reference as topics
-
-            sys.stdout.write(topics())
-            return 0
-        return asyncio.run(_simulate(args))
+        return devices_cli.run(args)
     if args.command == "demo":
         mqtt_host, _, mqtt_port = args.mqtt.rpartition(":")
         return asyncio.run(_demo(args.host, args.port, args.data, (mqtt_host, int(mqtt_port))))
@@ -99,7 +80,7 @@ async def _edge_run(path: Path) -> int:
         return 2
     sys.stdout.write(f"edge node running: http://{config.api.host}:{node.port}/api/health\n")
     sys.stdout.flush()
-    await _until_stopped()
+    await until_stopped()
     await node.stop()
     return 0
 
@@ -216,99 +197,8 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
     ]
     sys.stdout.write("\n".join(lines))
     sys.stdout.flush()
-    await _until_stopped()
+    await until_stopped()
     await node.stop()
     if embedded is not None:
         await embedded.stop()
     return 0
-
-
-async def _simulate(args: argparse.Namespace) -> int:
-    from edge.devices.profiles import ProfileError, load_catalogue
-
-    kind = "printers" if args.kind == "printer" else "leds"
-    try:
-        profile = load_catalogue().get(kind, args.profile)
-    except ProfileError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
-    if args.kind == "led":
-        return await _simulate_led(profile, args.port)
-    from edge.devices.printer.profile import PrinterProfile
-    from edge.devices.printer_agent import PngPaper, PrinterAgent
-
-    assert isinstance(profile, PrinterProfile)
-    if not args.device:
-        sys.stderr.write("a simulated printer needs --device (its id in the registry)\n")
-        return 2
-    host, _, port = args.broker.rpartition(":")
-    printer = PrinterAgent(
-        device=args.device,
-        paper=PngPaper(profile, args.out.resolve()),
-        host=host,
-        port=int(port),
-        prefix=args.prefix,
-        hall=args.hall,
-        username=args.username,
-        password=args.password,
-    )
-    task = asyncio.create_task(printer.run())
-    sys.stdout.write(
-        f"simulated printer {args.device} ({profile.name}) on {args.broker}, "
-        f"tickets as PNG in {args.out.resolve()}\n"
-    )
-    sys.stdout.flush()
-    await _until_stopped()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return 0
-
-
-async def _simulate_led(profile: object, port: int) -> int:
-    import socket
-    import threading
-
-    from edge.devices.led.profile import LedProfile
-    from edge.devices.led.simulator import LedSimulator
-
-    assert isinstance(profile, LedProfile)
-    simulator = LedSimulator(profile)
-    server = socket.create_server(("127.0.0.1", port))
-    bound = server.getsockname()[1]
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=simulator.serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    sys.stdout.write(f"simulated LED controller {profile.name} on 127.0.0.1:{bound}\n")
-    sys.stdout.flush()
-    shown: list[str] = []
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    while not stop.is_set():
-        if simulator.screen != shown:
-            shown = list(simulator.screen)
-            sys.stdout.write("screen: " + " | ".join(shown) + "\n")
-            sys.stdout.flush()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.2)
-    server.close()
-    return 0
-
-
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()

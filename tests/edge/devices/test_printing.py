@@ -53,7 +53,7 @@ async def test_the_kiosks_printer_prints_the_ticket_it_issued(
     paper = PngPaper(profile, tmp_path / "paper")
     printer = PrinterAgent(
         device="printer-1", paper=paper, host=mosquitto.host, port=mosquitto.port,
-        prefix=PREFIX, hall=HALL, heartbeat_seconds=0.2, status_seconds=0.05,
+        prefix=PREFIX, hall=HALL, heartbeat_seconds=0.2, interval=0.05,
     )  # fmt: skip
     tasks = [asyncio.create_task(t.run()) for t in (bus, printing, printer)]
     try:
@@ -109,7 +109,7 @@ async def test_the_kiosk_is_told_to_offer_a_paperless_ticket_when_its_printer_is
     paper = PngPaper(profile, Path("/nonexistent"))
     agent = PrinterAgent(
         device="printer-1", paper=paper, host=mosquitto.host, port=mosquitto.port,
-        prefix=PREFIX, hall=HALL, status_seconds=0.05,
+        prefix=PREFIX, hall=HALL, interval=0.05,
     )  # fmt: skip
     tasks = [asyncio.create_task(bus.run()), asyncio.create_task(agent.run())]
 

@@ -85,3 +85,45 @@ async def test_a_scanned_booking_is_checked_in_and_its_ticket_printed(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_the_scanner_agent_turns_key_events_into_a_check_in(
+    engine: QueueEngine, mosquitto: Mosquitto
+) -> None:
+    from edge.devices.scanner_agent import ScannerAgent
+    from tests.edge.devices.test_readers import typed
+
+    registry = DeviceRegistry(engine.store, prefix=PREFIX, hall=HALL)
+    registry.register(
+        engine.clock.now_ms(), device_id="scan-1", kind="scanner", area="main",
+        attached_to="kiosk-1",
+    )  # fmt: skip
+    engine.load_bookings(
+        [Booking.model_validate(booking("QR654321", "license", WORKDAY, "09:30", "10:00"))]
+    )
+    engine.window_login("w1", engine.hall.staff["s1"])
+    bus = DeviceBus(
+        engine.store, host=mosquitto.host, port=mosquitto.port, prefix=PREFIX, hall=HALL
+    )
+    agent = ScannerAgent(
+        source=typed("https://wx.example/b/QR654321"), device="scan-1", host=mosquitto.host,
+        port=mosquitto.port, prefix=PREFIX, hall=HALL, interval=0.05,
+    )  # fmt: skip
+    tasks = [
+        asyncio.create_task(bus.run()),
+        asyncio.create_task(ScanCheckIn(engine, registry).run()),
+    ]
+    try:
+        await asyncio.wait_for(bus.subscribed(), 10)
+        tasks.append(asyncio.create_task(agent.run()))
+        await until(
+            lambda: any(e.type == "ticket.issued" for e in engine.store.events_after(0, 500))
+        )
+        assert agent.scans == 1
+        assert bus.online.get("scan-1") is True
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
