@@ -64,10 +64,12 @@ class EventPublisher:
         self.client.loop_start()
         try:
             while True:
-                await self._publish_pending()
+                # cleared before publishing: a commit during the publication wakes us again
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                await self._publish_pending()
+                if not self._wake.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
         finally:
             if self._connected.is_set():
                 self.client.publish(self.topic("edge_online"), "0", qos=1, retain=True)

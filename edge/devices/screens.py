@@ -56,8 +56,11 @@ class LedScreens:
                 for device, show in self._work(event):
                     await asyncio.to_thread(self._write, device, show)
         finally:
-            for display in self._displays.values():
-                display.close()
+            # closing a TCP port sleeps in pyserial: close them all at once, off the loop
+            await asyncio.gather(
+                *(asyncio.to_thread(d.close) for d in self._displays.values()),
+                return_exceptions=True,
+            )
 
     def _committed(self, events: list[Event]) -> None:
         for event in events:
@@ -77,13 +80,14 @@ class LedScreens:
                 (d, show) for d in screens if d.kind == "window_display" and d.window == window_id
             ]
         area = ticket.get("area") or window.get("area")
-        if area and self.engine.configured and area in self.engine.hall.areas:
+        boards = [d for d in screens if d.kind == "central_display" and d.area == area]
+        if boards and self.engine.configured and area in self.engine.hall.areas:
             rows = self._board(area)
 
             def board(display: LedDisplay) -> Any:
                 return display.show_board(rows)
 
-            work += [(d, board) for d in screens if d.kind == "central_display" and d.area == area]
+            work += [(d, board) for d in boards]
         return work
 
     def _window_message(

@@ -393,8 +393,23 @@ class QueueEngine(CounterOperations):
             "AND status != 'waiting' ORDER BY called_at DESC LIMIT ?",
             (area, at.day_text, latest),
         ).fetchall()
+        states = {
+            r["window"]: r
+            for r in self.conn.execute(
+                "SELECT window_state.window, window_state.status, tickets.number "
+                "FROM window_state LEFT JOIN tickets ON tickets.id = window_state.current_ticket"
+            )
+        }
         windows = [
-            self._window_status(self.conn, w.id) for w in hall.windows.values() if w.area == area
+            {
+                "id": w.id,
+                "number": w.number,
+                "name": w.name,
+                "status": states[w.id]["status"] if w.id in states else "closed",
+                "current": states[w.id]["number"] if w.id in states else None,
+            }
+            for w in hall.windows.values()
+            if w.area == area
         ]
         return {
             "area": {"id": area, "name": hall.areas[area].name},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -99,6 +100,7 @@ class LedDisplay:
                 raise LedConnectionError(
                     f"{self.profile.id}: cannot open {self.url}: {exc}"
                 ) from exc
+            _no_delay(port)
             self._port, self._pending = port, b""
             log.debug("%s: opened %s", self.profile.id, self.url)
             try:
@@ -266,3 +268,10 @@ def board_rows(calls: Sequence[tuple[str, str]], waiting: Mapping[str, int]) -> 
     """Rows for the central screen: the latest calls, then who waits for each business type."""
     rows = [f"请 {number} 号到 {window} 号窗口" for number, window in calls]
     return rows + [f"{business} 等候 {count} 人" for business, count in waiting.items()]
+
+
+def _no_delay(port: serial.Serial) -> None:
+    """Frames are small and sent one by one: on TCP, send each at once (no Nagle delay)."""
+    sock = getattr(port, "_socket", None)
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
