@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -78,3 +79,12 @@ def no_logged_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("edge", "sync", "smarthall")
     ]
     assert not errors, [f"{r.name}: {r.getMessage()}" for r in errors]
+
+
+async def until(check: Callable[[], object], seconds: float = 10.0) -> None:
+    """Wait, on the event loop, until `check()` is true; fail after `seconds`."""
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("never happened")

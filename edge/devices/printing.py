@@ -8,7 +8,6 @@ path, in a task of its own; a kiosk without a printer simply gets no print job.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 
@@ -19,7 +18,7 @@ from edge.devices.printer.profile import PrinterProfile
 from edge.devices.profiles import Catalogue
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine
-from edge.queue.store import Event
+from edge.queue.store import Event, EventFeed
 from sync.devicebus import DeviceCommand
 from sync.tickettemplate import DEFAULT_TEMPLATE, TicketTemplate
 
@@ -48,21 +47,10 @@ class TicketPrinting:
         self.template = template
         self.qr_base = qr_base.rstrip("/")
         self.sent = 0
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        engine.store.subscribe(self._committed)
+        self._feed = EventFeed(engine.store, lambda e: e.type == "ticket.issued")
 
     async def run(self) -> None:
-        while True:
-            event = await self._queue.get()
-            try:
-                self._print(event)
-            except Exception:
-                log.exception("could not print ticket of event %s", event.seq)
-
-    def _committed(self, events: list[Event]) -> None:
-        for event in events:
-            if event.type == "ticket.issued":
-                self._queue.put_nowait(event)
+        await self._feed.each(self._print)
 
     def _print(self, event: Event) -> None:
         ticket = event.payload["ticket"]

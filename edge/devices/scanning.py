@@ -10,13 +10,12 @@ which the kiosk's screen shows.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine, QueueError
-from edge.queue.store import Event
+from edge.queue.store import Event, EventFeed
 
 __all__ = ["ScanCheckIn", "booking_code"]
 
@@ -39,21 +38,13 @@ class ScanCheckIn:
     def __init__(self, engine: QueueEngine, registry: DeviceRegistry) -> None:
         self.engine = engine
         self.registry = registry
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        engine.store.subscribe(self._committed)
+        self._feed = EventFeed(
+            engine.store,
+            lambda e: e.type == "device.event" and e.payload.get("type") == "scanner.scanned",
+        )
 
     async def run(self) -> None:
-        while True:
-            event = await self._queue.get()
-            try:
-                self._scanned(event)
-            except Exception:
-                log.exception("scan of event %s not handled", event.seq)
-
-    def _committed(self, events: list[Event]) -> None:
-        for event in events:
-            if event.type == "device.event" and event.payload.get("type") == "scanner.scanned":
-                self._queue.put_nowait(event)
+        await self._feed.each(self._scanned)
 
     def _scanned(self, event: Event) -> None:
         device_id = event.payload["device"]["id"]

@@ -20,7 +20,7 @@ from edge.devices.led.profile import LedProfile
 from edge.devices.profiles import Catalogue
 from edge.devices.registry import Device, DeviceRegistry
 from edge.queue import QueueEngine
-from edge.queue.store import Event
+from edge.queue.store import Event, EventFeed
 
 __all__ = ["LedScreens"]
 
@@ -46,13 +46,14 @@ class LedScreens:
         self.failures = 0
         self.written = 0
         self._displays: dict[str, LedDisplay] = {}
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        engine.store.subscribe(self._committed)
+        self._feed = EventFeed(
+            engine.store, lambda e: e.type in _WINDOW_EVENTS or e.type.startswith("ticket.")
+        )
 
     async def run(self) -> None:
         try:
             while True:
-                event = await self._queue.get()
+                event = await self._feed.get()
                 for device, show in self._work(event):
                     await asyncio.to_thread(self._write, device, show)
         finally:
@@ -61,11 +62,6 @@ class LedScreens:
                 *(asyncio.to_thread(d.close) for d in self._displays.values()),
                 return_exceptions=True,
             )
-
-    def _committed(self, events: list[Event]) -> None:
-        for event in events:
-            if event.type in _WINDOW_EVENTS or event.type.startswith("ticket."):
-                self._queue.put_nowait(event)
 
     def _work(self, event: Event) -> list[tuple[Device, Callable[[LedDisplay], Any]]]:
         """What each screen must show after `event`, computed on the loop (database reads)."""

@@ -14,7 +14,7 @@ from typing import Any
 from edge.queue.errors import QueueError
 from sync.ids import new_id
 
-__all__ = ["Event", "Store", "Transaction"]
+__all__ = ["Event", "EventFeed", "Store", "Transaction"]
 
 log = logging.getLogger(__name__)
 
@@ -225,3 +225,33 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+class EventFeed:
+    """The committed events a worker wants, in commit order, handled off the commit path.
+
+    Listeners run inside the commit; a worker that prints, drives screens or writes again
+    takes its events from a feed instead, in a task of its own.
+    """
+
+    def __init__(self, store: Store, wanted: Callable[[Event], bool]) -> None:
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._wanted = wanted
+        store.subscribe(self._committed)
+
+    def _committed(self, events: list[Event]) -> None:
+        for event in events:
+            if self._wanted(event):
+                self._queue.put_nowait(event)
+
+    async def get(self) -> Event:
+        return await self._queue.get()
+
+    async def each(self, handle: Callable[[Event], None]) -> None:
+        """Handle every event until cancelled; a failure is logged and the next one follows."""
+        while True:
+            event = await self._queue.get()
+            try:
+                handle(event)
+            except Exception:
+                log.exception("event %s (%s) not handled", event.seq, event.type)

@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.devices.bus import DeviceBus
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, until
 
 PREFIX, HALL = "smarthall", "test-hall"
 ROOT = f"{PREFIX}/{HALL}/device"
@@ -25,14 +25,6 @@ def publisher(broker: Mosquitto, client_id: str, will_device: str = "") -> mqtt.
     client.connect(broker.host, broker.port)
     client.loop_start()
     return client
-
-
-async def until(check: object, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never happened")
 
 
 def events(engine: QueueEngine) -> list[tuple[str, dict[str, object]]]:

@@ -17,17 +17,9 @@ from edge.devices.printing import TicketPrinting
 from edge.devices.profiles import load_catalogue
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine
-from tests.conftest import Mosquitto
+from tests.conftest import Mosquitto, until
 
 PREFIX, HALL = "smarthall", "test-hall"
-
-
-async def until(check: object, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never happened")
 
 
 async def test_the_kiosks_printer_prints_the_ticket_it_issued(

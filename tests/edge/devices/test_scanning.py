@@ -13,7 +13,7 @@ from edge.devices.registry import DeviceRegistry
 from edge.devices.scanning import ScanCheckIn, booking_code
 from edge.queue import QueueEngine
 from sync.hallsetup import Booking
-from tests.conftest import WORKDAY, Mosquitto
+from tests.conftest import WORKDAY, Mosquitto, until
 from tests.edge.hall import booking
 from tests.mqtt_listener import Listener
 
@@ -25,14 +25,6 @@ def test_a_booking_code_is_read_from_the_qr_address_or_bare() -> None:
     assert booking_code(" QR123456\n") == "QR123456"
     assert booking_code("https://other.example/page") is None
     assert booking_code("A B") is None
-
-
-async def until(check: object, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never happened")
 
 
 async def test_a_scanned_booking_is_checked_in_and_its_ticket_printed(

@@ -16,6 +16,7 @@ from edge.devices.profiles import load_catalogue
 from edge.devices.registry import DeviceRegistry
 from edge.devices.screens import LedScreens
 from edge.queue import QueueEngine
+from tests.conftest import until
 
 
 @contextlib.contextmanager
@@ -37,14 +38,6 @@ def controller(profile_id: str) -> Iterator[tuple[LedSimulator, int]]:
         yield simulator, server.getsockname()[1]
     finally:
         server.close()
-
-
-async def until(check: object, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("never happened")
 
 
 @pytest.fixture
