@@ -166,8 +166,11 @@ class DeviceBus:
             self._presence(device, False, "last_will")
 
     def _on_heartbeat(self, device: str, payload: bytes) -> None:
-        Heartbeat.model_validate(json.loads(payload))
+        beat = Heartbeat.model_validate(json.loads(payload))
         self._seen(device)
+        paper = beat.telemetry.get("paper")
+        if isinstance(paper, str):  # a printer repeats its status: a missed event heals
+            self.printer_states[device] = paper
 
     def _on_event(self, device: str, payload: bytes) -> None:
         event = DeviceEvent.model_validate(json.loads(payload))

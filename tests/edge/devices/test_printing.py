@@ -103,7 +103,7 @@ async def test_the_kiosk_is_told_to_offer_a_paperless_ticket_when_its_printer_is
         device="printer-1", paper=paper, host=mosquitto.host, port=mosquitto.port,
         prefix=PREFIX, hall=HALL, interval=0.05,
     )  # fmt: skip
-    tasks = [asyncio.create_task(bus.run()), asyncio.create_task(agent.run())]
+    tasks = [asyncio.create_task(bus.run())]
 
     async def printer() -> dict[str, Any]:
         answer: dict[str, Any] = await (
@@ -112,7 +112,9 @@ async def test_the_kiosk_is_told_to_offer_a_paperless_ticket_when_its_printer_is
         return answer["printer"]  # type: ignore[no-any-return]
 
     try:
+        await asyncio.wait_for(bus.subscribed(), 10)
         assert (await printer())["paperless"] is True, "not seen yet: offline"
+        tasks.append(asyncio.create_task(agent.run()))
         await until(lambda: bus.printer_status("printer-1") == "ok")
         assert await printer() == {"device": "printer-1", "status": "ok", "paperless": False}
         paper.state = PrinterStatus.PAPER_OUT
