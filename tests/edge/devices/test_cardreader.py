@@ -1,0 +1,111 @@
+"""A card through a real PC/SC stack: pcscd with the vpcd driver and a virtual card of ours.
+
+The virtual card speaks vpcd's protocol (2-byte big-endian length, then a control byte or an
+APDU) on the port the vpcd driver listens on, as `vicc` does; it answers PC/SC's Get Data with
+its UID, like a staff card on a contactless reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from edge.devices.cardreader import CardReadError, read_card
+from edge.devices.readers import CardReaderProfile
+
+VPCD_PORT = 35963  # fixed by Debian's /etc/reader.conf.d/vpcd
+ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
+UID = bytes.fromhex("04A2245A6B1C80")
+
+
+class VirtualCard:
+    """A contactless card in the virtual reader, until `remove()`."""
+
+    def __init__(self, uid: bytes) -> None:
+        self.uid = uid
+        self._stop = threading.Event()
+        self.sock = socket.create_connection(("127.0.0.1", VPCD_PORT), timeout=5)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the card is taken away: the socket closes
+            self._exchange()
+
+    def _exchange(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                header = self.sock.recv(2)
+            except TimeoutError:
+                continue
+            if len(header) < 2:
+                return
+            (length,) = struct.unpack(">H", header)
+            message = b""
+            while len(message) < length:
+                message += self.sock.recv(length - len(message))
+            answer = self._answer(message)
+            if answer is not None:
+                self.sock.sendall(struct.pack(">H", len(answer)) + answer)
+
+    def _answer(self, message: bytes) -> bytes | None:
+        if len(message) == 1:  # 0 power off, 1 power on, 2 reset, 4 get ATR
+            return ATR if message[0] == 4 else None
+        if message[:2] == b"\xff\xca":
+            return self.uid + b"\x90\x00"
+        return b"\x6d\x00"  # instruction not supported
+
+    def remove(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def pcscd() -> Iterator[None]:
+    """pcscd with the vpcd driver; started here unless the machine already runs one."""
+    running = subprocess.run(["pgrep", "-x", "pcscd"], capture_output=True).returncode == 0
+    proc = None
+    if not running:
+        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        proc = subprocess.Popen(
+            [binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", VPCD_PORT), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    try:
+        yield
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
+PROFILE = CardReaderProfile(
+    id="vpcd", name="Virtual PCD", vendor="vsmartcard", reader_name="Virtual PCD"
+)
+
+
+def test_a_staff_card_is_read_by_its_uid_and_no_card_is_a_clear_error(pcscd: None) -> None:
+    with pytest.raises(CardReadError, match="no card"):
+        read_card(PROFILE, timeout=1)
+    with pytest.raises(CardReadError, match="no reader"):
+        read_card(PROFILE.model_copy(update={"reader_name": "Nothing Like This"}), timeout=1)
+    card = VirtualCard(UID)
+    try:
+        assert read_card(PROFILE, timeout=10) == UID.hex().upper()
+    finally:
+        card.remove()
