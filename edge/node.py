@@ -15,6 +15,7 @@ from edge.clock import Clock
 from edge.config import ApiClient, EdgeConfig
 from edge.db import Checkpointer, open_database
 from edge.devices.bus import DeviceBus
+from edge.devices.cardlogin import CardLogin
 from edge.devices.printing import TicketPrinting
 from edge.devices.profiles import load_catalogue
 from edge.devices.registry import BrokerFiles, DeviceRegistry
@@ -83,6 +84,7 @@ class EdgeNode:
             printing = TicketPrinting(engine, registry, bus, catalogue)
             self._tasks.append(asyncio.create_task(printing.run()))
             self._tasks.append(asyncio.create_task(ScanCheckIn(engine, registry).run()))
+            self._tasks.append(asyncio.create_task(CardLogin(engine, registry).run()))
         mqtt = self.config.mqtt
         if mqtt.enabled and engine.configured:
             password = self._mqtt_password()

@@ -22,7 +22,7 @@ def add_parser(commands: Any) -> None:
     sub.add_parser("topics", help="print the device bus topic scheme (docs/device-bus.md)")
 
     agent = sub.add_parser("agent", help="speak the device bus for a real device")
-    agent.add_argument("kind", choices=["printer", "scanner"])
+    agent.add_argument("kind", choices=["printer", "scanner", "card-reader"])
     agent.add_argument("--address", default="", help="printer: serial:/dev/…, tcp:host[:port], usb")
     agent.add_argument("--input", default="", help="scanner: its evdev device, /dev/input/eventN")
     agent.add_argument("--suffix", default="enter", choices=["enter", "tab", "keypad_enter"])
@@ -66,13 +66,21 @@ async def _agent(args: argparse.Namespace) -> int:
         device=args.device, host=host, port=int(port), prefix=args.prefix, hall=args.hall,
         username=args.username, password=password,
     )  # fmt: skip
-    if args.kind == "scanner":
+    if args.kind == "card-reader":
+        from edge.devices.cardreader import CardReaderAgent
+
+        profile = _profile("card-readers", args.profile)
+        if profile is None:
+            return 2
+        agent: Any = CardReaderAgent(profile=profile, **bus)
+        what = f"card reader {args.device} ({profile.name})"
+    elif args.kind == "scanner":
         from edge.devices.scanner_agent import ScannerAgent, evdev_events
 
         if not args.input:
             sys.stderr.write("--input is required: the scanner's /dev/input/eventN\n")
             return 2
-        agent: Any = ScannerAgent(source=evdev_events(args.input), suffix=args.suffix, **bus)
+        agent = ScannerAgent(source=evdev_events(args.input), suffix=args.suffix, **bus)
         what = f"scanner {args.device} on {args.input}"
     else:
         from edge.devices.printer.profile import PrinterProfile

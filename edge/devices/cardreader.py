@@ -8,12 +8,24 @@ into a `card.read` event; a card read at a window's reader logs its staff member
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import re
+import threading
+import time
+from typing import Any
 
+from edge.devices.agent import DeviceAgent
 from edge.devices.readers import CardReaderProfile
 
-__all__ = ["CardReadError", "read_card"]
+__all__ = ["CardReadError", "CardReaderAgent", "read_card"]
+
+log = logging.getLogger(__name__)
+
+
+# SCARD_W_UNPOWERED_CARD, SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD: as good as no card
+_GONE = {0x80100067, 0x80100069, 0x8010000C}
 
 
 class CardReadError(Exception):
@@ -44,6 +56,8 @@ def read_card(profile: CardReaderProfile, timeout: float = 5.0) -> str:
         connection.connect()
         data, sw1, sw2 = connection.transmit(list(bytes.fromhex(profile.uid_apdu)))
     except SmartcardException as exc:
+        if getattr(exc, "hresult", None) in _GONE:
+            raise CardReadError("no card is ready in the reader (taken away or unpowered)") from exc
         raise CardReadError(f"the card could not be read: {exc}") from exc
     finally:
         with contextlib.suppress(SmartcardException):
@@ -52,3 +66,47 @@ def read_card(profile: CardReaderProfile, timeout: float = 5.0) -> str:
     if (sw1, sw2) != (0x90, 0x00):
         raise CardReadError(f"the card answered {sw1:02X}{sw2:02X}")
     return bytes(data).hex().upper()
+
+
+class CardReaderAgent(DeviceAgent):
+    """A reader on the bus: each card presented is one `card.read` event with its number."""
+
+    firmware = "smarthall-card-agent"
+
+    def __init__(self, *, profile: CardReaderProfile, **agent: Any) -> None:
+        super().__init__(**agent)
+        self.profile = profile
+        self.reads = 0
+        self._stop = threading.Event()
+
+    async def run(self) -> None:
+        presence = asyncio.create_task(super().run())
+        reader = threading.Thread(target=self._read, name=f"cards-{self.device}", daemon=True)
+        try:
+            await self.ready.wait()
+            reader.start()
+            await presence
+        finally:
+            self._stop.set()
+            presence.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await presence
+
+    def telemetry(self) -> dict[str, float | int | str | bool]:
+        return {"reads": self.reads}
+
+    def _read(self) -> None:
+        last, last_at = "", 0.0
+        while not self._stop.is_set():
+            try:
+                uid = read_card(self.profile, timeout=1.0)
+            except CardReadError as exc:
+                if "no card" not in str(exc):
+                    log.info("card reader %s: %s", self.device, exc)
+                    self._stop.wait(1.0)
+                continue
+            if uid != last or time.monotonic() - last_at > 5:  # a card left on the reader
+                self.reads += 1
+                self.event("card.read", {"card": uid})
+            last, last_at = uid, time.monotonic()
+            self._stop.wait(0.5)

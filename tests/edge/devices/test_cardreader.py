@@ -7,6 +7,7 @@ its UID, like a staff card on a contactless reader.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
@@ -18,10 +19,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.devices.cardreader import CardReadError, read_card
+from edge.devices.bus import DeviceBus
+from edge.devices.cardlogin import CardLogin
+from edge.devices.cardreader import CardReaderAgent, CardReadError, read_card
 from edge.devices.readers import CardReaderProfile
+from edge.devices.registry import DeviceRegistry
+from edge.queue import QueueEngine
+from sync.hallsetup import HallSetup
+from tests.conftest import Mosquitto, until
+from tests.edge.hall import small_hall
 
 VPCD_PORT = 35963  # fixed by Debian's /etc/reader.conf.d/vpcd
+# one pcscd per machine: every test here runs in the same xdist worker
+pytestmark = pytest.mark.xdist_group("pcscd")
 ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
 UID = bytes.fromhex("04A2245A6B1C80")
 
@@ -65,8 +75,19 @@ class VirtualCard:
         return b"\x6d\x00"  # instruction not supported
 
     def remove(self) -> None:
+        """Take the card away, and wait until PC/SC has seen it go."""
         self._stop.set()
         self.sock.close()
+        self.thread.join(5)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                read_card(PROFILE, timeout=0.2)
+            except CardReadError as exc:
+                if "no card" in str(exc):
+                    return
+            time.sleep(0.1)
+        raise AssertionError("PC/SC still sees the removed card")
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +130,35 @@ def test_a_staff_card_is_read_by_its_uid_and_no_card_is_a_clear_error(pcscd: Non
         assert read_card(PROFILE, timeout=10) == UID.hex().upper()
     finally:
         card.remove()
+
+
+async def test_a_staff_card_at_the_windows_reader_logs_the_staff_member_in(
+    pcscd: None, engine: QueueEngine, mosquitto: Mosquitto
+) -> None:
+    setup = small_hall(version=2).model_dump(mode="json")
+    setup["staff"][0]["card_no"] = UID.hex().upper()
+    engine.apply_setup(HallSetup.model_validate(setup))
+    registry = DeviceRegistry(engine.store, prefix="smarthall", hall="h")
+    registry.register(engine.clock.now_ms(), device_id="reader-w1", kind="card_reader", window="w1")
+    bus = DeviceBus(
+        engine.store, host=mosquitto.host, port=mosquitto.port, prefix="smarthall", hall="h"
+    )
+    agent = CardReaderAgent(
+        profile=PROFILE, device="reader-w1", host=mosquitto.host, port=mosquitto.port,
+        prefix="smarthall", hall="h", interval=0.1,
+    )  # fmt: skip
+    tasks = [asyncio.create_task(bus.run()), asyncio.create_task(CardLogin(engine, registry).run())]
+    await asyncio.wait_for(bus.subscribed(), 10)
+    tasks.append(asyncio.create_task(agent.run()))
+    await asyncio.sleep(0.5)
+    card = await asyncio.to_thread(VirtualCard, UID)
+    try:
+        await until(lambda: engine.window_status("w1")["status"] == "open", 15)
+        assert engine.window_status("w1")["staff"]["id"] == "s1"
+    finally:
+        await asyncio.to_thread(card.remove)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
