@@ -28,8 +28,11 @@ def add_parser(commands: Any) -> None:
     agent.add_argument("--suffix", default="enter", choices=["enter", "tab", "keypad_enter"])
     _device_options(agent)
 
-    simulate = sub.add_parser("simulate", help="a simulated device (printer: PNGs; led: TCP)")
-    simulate.add_argument("kind", choices=["printer", "led"])
+    simulate = sub.add_parser(
+        "simulate",
+        help="a simulated device: printer (PNGs), led (TCP), scanner and card-reader (stdin)",
+    )
+    simulate.add_argument("kind", choices=["printer", "led", "scanner", "card-reader"])
     simulate.add_argument("--out", type=Path, default=Path("printed"), help="printer: PNG folder")
     simulate.add_argument("--port", type=int, default=0, help="led: TCP port to listen on")
     _device_options(simulate)
@@ -66,13 +69,21 @@ async def _agent(args: argparse.Namespace) -> int:
         device=args.device, host=host, port=int(port), prefix=args.prefix, hall=args.hall,
         username=args.username, password=password,
     )  # fmt: skip
-    if args.kind == "card-reader":
+    if args.device_command == "simulate" and args.kind in ("scanner", "card-reader"):
+        from edge.devices.simulated import LineAgent
+
+        event, field = (
+            ("scanner.scanned", "text") if args.kind == "scanner" else ("card.read", "card")
+        )
+        agent: Any = LineAgent(lines=sys.stdin, event=event, field=field, **bus)
+        what = f"simulated {args.kind} {args.device}: one {field} a line on standard input"
+    elif args.kind == "card-reader":
         from edge.devices.cardreader import CardReaderAgent
 
         profile = _profile("card-readers", args.profile)
         if profile is None:
             return 2
-        agent: Any = CardReaderAgent(profile=profile, **bus)
+        agent = CardReaderAgent(profile=profile, **bus)
         what = f"card reader {args.device} ({profile.name})"
     elif args.kind == "scanner":
         from edge.devices.scanner_agent import ScannerAgent, evdev_events

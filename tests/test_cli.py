@@ -204,3 +204,33 @@ def test_a_simulated_printer_prints_what_it_is_sent(tmp_path: Path, mosquitto: M
         client.loop_stop()
         client.disconnect()
         assert (tmp_path / "t1.png").exists()
+
+
+def test_a_simulated_card_reader_and_scanner_send_what_is_typed(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    broker = f"127.0.0.1:{mosquitto.port}"
+    listener = Listener(mosquitto.host, mosquitto.port, "smarthall/h/device/+/event")
+    try:
+        sims = (("card-reader", "reader-w1", "04A2245A6B1C80"),
+                ("scanner", "scan-1", "https://wx.example/b/QR1234"))  # fmt: skip
+        for kind, device, line in sims:
+            command = [*HALL, "device", "simulate", kind, "--device", device]
+            command += ["--hall", "h", "--broker", broker]
+            proc = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            try:
+                read_until(proc, "simulated")
+                assert proc.stdin is not None
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+                listener.wait_for(lambda s, d=device: any(f"/{d}/event" in t for t, _, _ in s))
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        events = {t.split("/")[3]: p["data"] for t, p, _ in listener.messages}
+        assert events["reader-w1"] == {"card": "04A2245A6B1C80"}
+        assert events["scan-1"] == {"text": "https://wx.example/b/QR1234"}
+    finally:
+        listener.close()
