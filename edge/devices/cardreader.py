@@ -24,8 +24,8 @@ __all__ = ["CardReadError", "CardReaderAgent", "read_card"]
 log = logging.getLogger(__name__)
 
 
-# SCARD_W_UNPOWERED_CARD, SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD: as good as no card
-_GONE = {0x80100067, 0x80100069, 0x8010000C}
+# unpowered, reset, removed, no smart card: as good as no card (present it again)
+_GONE = {0x80100067, 0x80100068, 0x80100069, 0x8010000C}
 
 
 class CardReadError(Exception):
