@@ -51,7 +51,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from bench.hall import AREA, WINDOWS, BenchHall, build_hall
 from bench.load import Call, LoadPlan, LoadResult, Stream, percentile, run_load
 from bench.node import ROOT, Api, NodeProcess, running
-from edge.config import token_digest
 from edge.db import open_database
 from edge.devices.led.driver import LedDisplay
 from edge.devices.led.profile import LedProfile
@@ -171,44 +170,14 @@ class MqttNode(NodeProcess):
         super().__init__(folder, hall, "NORMAL")
         self.broker_port = broker_port
 
-    def write_config(self) -> Path:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "hall.json").write_text(self.hall.setup.model_dump_json(), "utf-8")
-        clients = [
-            ("kiosk-1", "kiosk", AREA, self.hall.kiosk_token),
-            ("admin", "admin", "", self.hall.admin_token),
-        ]
-        lines = [
-            "[node]",
-            'data_dir = "data"',
-            'setup_file = "hall.json"',
-            'log_level = "WARNING"',
-            "",
-            "[database]",
-            f"synchronous = {json.dumps(self.synchronous)}",
-            "",
-            "[api]",
-            'host = "127.0.0.1"',
-            "port = 0",
-            "",
+    def mqtt_lines(self) -> list[str]:
+        return [
             "[mqtt]",
             "enabled = true",
             'host = "127.0.0.1"',
             f"port = {self.broker_port}",
             f"topic_prefix = {json.dumps(PREFIX)}",
         ]
-        for client_id, kind, area, token in clients:
-            lines += [
-                "",
-                "[[api.clients]]",
-                f"id = {json.dumps(client_id)}",
-                f"kind = {json.dumps(kind)}",
-                f"area = {json.dumps(area)}",
-                f"token_sha256 = {json.dumps(token_digest(token))}",
-            ]
-        config = self.folder / "edge.toml"
-        config.write_text("\n".join(lines) + "\n", "utf-8")
-        return config
 
     async def stop(self) -> None:
         """SIGTERM, and SIGKILL after STOP_GRACE seconds.

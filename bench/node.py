@@ -71,8 +71,7 @@ class NodeProcess:
             'host = "127.0.0.1"',
             "port = 0",
             "",
-            "[mqtt]",
-            "enabled = false",
+            *self.mqtt_lines(),
         ]
         for client_id, kind, area, token in clients:
             lines += [
@@ -86,6 +85,10 @@ class NodeProcess:
         config = self.folder / "edge.toml"
         config.write_text("\n".join(lines) + "\n", "utf-8")
         return config
+
+    def mqtt_lines(self) -> list[str]:
+        """The [mqtt] section: off, the queue is measured alone."""
+        return ["[mqtt]", "enabled = false"]
 
     def command(self, config: Path) -> list[str]:
         """`hall edge run`, or the same under cProfile."""
