@@ -38,16 +38,7 @@ TextField = Literal[
 Align = Literal["left", "center", "right"]
 Effect = Literal["normal", "bold", "italic", "underline"]
 
-FIELDS: tuple[str, ...] = (
-    "number",
-    "time",
-    "business_type",
-    "serving_windows",
-    "waiting",
-    "unit_name",
-    "hint",
-    "instructions",
-)
+FIELDS: tuple[str, ...] = TextField.__args__  # type: ignore[attr-defined]
 _SAMPLE = {name: "1" for name in FIELDS} | {"value": "1"}
 
 
