@@ -70,14 +70,14 @@ class EdgeNode:
             engine.load_bookings(self.seed_bookings)
         registry, bus = self._devices(engine)
         self.registry = registry
-        app = create_app(engine, self.clients, registry=registry, bus=bus)
+        catalogue = load_catalogue()
+        app = create_app(engine, self.clients, registry=registry, bus=bus, catalogue=catalogue)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
         await site.start()
         self.port = _bound_port(site)
         self._tasks.append(asyncio.create_task(self._timers(engine)))
-        catalogue = load_catalogue()
         self._tasks.append(asyncio.create_task(LedScreens(engine, registry, catalogue).run()))
         if bus is not None:
             self._tasks.append(asyncio.create_task(bus.run()))

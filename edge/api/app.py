@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from edge.api import schemas
 from edge.api.auth import Authenticator, LoginGuard, Principal, verify_password
-from edge.api.common import AUTH, BUS, ENGINE, GUARD, REGISTRY, Handler, Operation
+from edge.api.common import AUTH, BUS, CATALOGUE, ENGINE, GUARD, REGISTRY, Handler, Operation
 from edge.api.common import body_of as _body
 from edge.api.common import engine_of as _engine
 from edge.api.common import idempotency_key as _key
@@ -21,6 +21,7 @@ from edge.api.common import require as _require
 from edge.api.devices import DEVICE_OPERATIONS
 from edge.config import ApiClient
 from edge.devices.bus import DeviceBus
+from edge.devices.profiles import Catalogue, load_catalogue
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine, QueueError
 from sync.hallsetup import HallSetup
@@ -453,6 +454,7 @@ def create_app(
     *,
     registry: DeviceRegistry | None = None,
     bus: DeviceBus | None = None,
+    catalogue: Catalogue | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
     app[ENGINE] = engine
@@ -460,6 +462,7 @@ def create_app(
         hall = engine.hall.hall.id if engine.configured else "unconfigured"
         registry = DeviceRegistry(engine.store, prefix="smarthall", hall=hall)
     app[REGISTRY] = registry
+    app[CATALOGUE] = catalogue if catalogue is not None else load_catalogue()
     if bus is not None:
         app[BUS] = bus
     app[AUTH] = Authenticator(clients, engine)

@@ -12,12 +12,14 @@ from pydantic import BaseModel, ValidationError
 
 from edge.api.auth import Authenticator, LoginGuard, Principal
 from edge.devices.bus import DeviceBus
+from edge.devices.profiles import Catalogue
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine, QueueError
 
 __all__ = [
     "AUTH",
     "BUS",
+    "CATALOGUE",
     "ENGINE",
     "GUARD",
     "REGISTRY",
@@ -33,6 +35,7 @@ ENGINE = web.AppKey("engine", QueueEngine)
 AUTH = web.AppKey("auth", Authenticator)
 GUARD = web.AppKey("login_guard", LoginGuard)
 REGISTRY = web.AppKey("registry", DeviceRegistry)
+CATALOGUE = web.AppKey("catalogue", Catalogue)
 BUS = web.AppKey("device_bus", DeviceBus)
 
 Handler = Callable[[web.Request], Awaitable[Any]]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.api.common import BUS, REGISTRY, Operation, body_of, engine_of, require
+from edge.api.common import BUS, CATALOGUE, REGISTRY, Operation, body_of, engine_of, require
 from edge.queue import QueueError
 
 __all__ = ["DEVICE_OPERATIONS", "RegisterDeviceRequest"]
@@ -34,6 +34,16 @@ class RegisterDeviceRequest(BaseModel):
     )
 
 
+# which folder of firmware-profiles/ a kind's profile comes from
+_PROFILE_KINDS = {
+    "printer": "printers",
+    "window_display": "leds",
+    "central_display": "leds",
+    "scanner": "scanners",
+    "card_reader": "card-readers",
+}
+
+
 async def register_device(request: web.Request) -> Any:
     require(request, "admin")
     body = await body_of(request, RegisterDeviceRequest)
@@ -43,6 +53,9 @@ async def register_device(request: web.Request) -> Any:
         raise QueueError("unknown_area")
     if body.window and body.window not in hall.windows:
         raise QueueError("unknown_window")
+    folder = _PROFILE_KINDS.get(body.kind)
+    if body.profile and (folder is None or body.profile not in request.app[CATALOGUE].kind(folder)):
+        raise QueueError("unknown_profile", f"{body.kind}: no firmware profile {body.profile!r}")
     registry = request.app[REGISTRY]
     device, password = registry.register(
         engine.clock.now_ms(),

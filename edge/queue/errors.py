@@ -43,6 +43,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "login_failed": (401, "工号或密码错误"),
     "login_locked": (429, "登录失败次数过多,请15分钟后再试"),
     "invalid_setup": (422, "大厅配置无效"),
+    "unknown_profile": (422, "设备型号配置不存在"),
     "storage_unavailable": (503, "数据保存失败,请稍后重试"),
 }
 

@@ -414,6 +414,8 @@ async def test_an_administrator_registers_lists_and_removes_devices(
         ({**body, "kind": "toaster"}, 400),
         ({**body, "window": "w9"}, 404),
         ({**body, "id": "Pad W1"}, 400),
+        ({**body, "kind": "printer", "profile": "no-such-printer"}, 422),
+        ({**body, "kind": "pad", "profile": "xprinter-xp-80c"}, 422),
     ):
         resp = await client.post("/api/devices", json=bad, headers=bearer("admin"))
         assert resp.status == code, await resp.text()
