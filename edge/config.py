@@ -75,6 +75,11 @@ class NodeConfig(_Section):
     tick_seconds: float = Field(
         1.0, gt=0, le=60, description="how often timers run (auto-call, warnings)"
     )
+    ticket_qr_base: str = Field(
+        "",
+        description="address the ticket's QR code leads to (the WeChat binding page, §1.2); "
+        "the ticket id is appended as /t/<id>; empty prints no QR code",
+    )
     retention_days: int = Field(
         90, ge=7, description="days of tickets, calls and bookings kept on the node"
     )

@@ -81,7 +81,9 @@ class EdgeNode:
         self._tasks.append(asyncio.create_task(LedScreens(engine, registry, catalogue).run()))
         if bus is not None:
             self._tasks.append(asyncio.create_task(bus.run()))
-            printing = TicketPrinting(engine, registry, bus, catalogue)
+            printing = TicketPrinting(
+                engine, registry, bus, catalogue, qr_base=self.config.node.ticket_qr_base
+            )
             self._tasks.append(asyncio.create_task(printing.run()))
             self._tasks.append(asyncio.create_task(ScanCheckIn(engine, registry).run()))
             self._tasks.append(asyncio.create_task(CardLogin(engine, registry).run()))

@@ -144,7 +144,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         broker_host, broker_port, broker_kind = embedded.host, embedded.port, "embedded amqtt"
 
     config = EdgeConfig(
-        node=NodeConfig(data_dir=str(data_dir)),
+        node=NodeConfig(data_dir=str(data_dir), ticket_qr_base="https://wx.smarthall.example"),
         api=ApiConfig(host=host, port=port, clients=clients),
         mqtt=MqttConfig(host=broker_host, port=broker_port),
     )
