@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import shutil
@@ -88,3 +89,12 @@ async def until(check: Callable[[], object], seconds: float = 10.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("never happened")
+
+
+async def stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background tasks of a test and wait until each has finished."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -27,7 +27,7 @@ from edge.devices.readers import CardReaderProfile
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine
 from sync.hallsetup import HallSetup
-from tests.conftest import Mosquitto, until
+from tests.conftest import Mosquitto, stop, until
 from tests.edge.hall import small_hall
 
 VPCD_PORT = 35963  # fixed by Debian's /etc/reader.conf.d/vpcd
@@ -158,8 +158,4 @@ async def test_a_staff_card_is_read_and_logs_its_staff_member_in_at_the_window(
         assert engine.window_status("w1")["staff"]["id"] == "s1"
     finally:
         await asyncio.to_thread(card.remove)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(tasks)

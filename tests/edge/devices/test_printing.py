@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from edge.devices.printing import TicketPrinting
 from edge.devices.profiles import load_catalogue
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine
-from tests.conftest import Mosquitto, until
+from tests.conftest import Mosquitto, stop, until
 
 PREFIX, HALL = "smarthall", "test-hall"
 
@@ -72,11 +71,7 @@ async def test_the_kiosks_printer_prints_the_ticket_it_issued(
             for e in engine.store.events_after(0, 1000)
         )
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(tasks)
 
 
 async def test_the_kiosk_is_told_to_offer_a_paperless_ticket_when_its_printer_is_out(
@@ -121,8 +116,4 @@ async def test_the_kiosk_is_told_to_offer_a_paperless_ticket_when_its_printer_is
         await until(lambda: bus.printer_status("printer-1") == "paper_out")
         assert (await printer())["paperless"] is True
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(tasks)

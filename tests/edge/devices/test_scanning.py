@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
 from edge.devices.bus import DeviceBus
@@ -13,7 +12,7 @@ from edge.devices.registry import DeviceRegistry
 from edge.devices.scanning import ScanCheckIn, booking_code
 from edge.queue import QueueEngine
 from sync.hallsetup import Booking
-from tests.conftest import WORKDAY, Mosquitto, until
+from tests.conftest import WORKDAY, Mosquitto, stop, until
 from tests.edge.hall import booking
 from tests.mqtt_listener import Listener
 
@@ -72,11 +71,7 @@ async def test_a_scanned_booking_is_checked_in_and_its_ticket_printed(
     finally:
         print_jobs.close()
         scanner.close()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(tasks)
 
 
 async def test_the_scanner_agent_turns_key_events_into_a_check_in(
@@ -114,8 +109,4 @@ async def test_the_scanner_agent_turns_key_events_into_a_check_in(
         assert agent.scans == 1
         assert bus.online.get("scan-1") is True
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(tasks)
