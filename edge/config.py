@@ -88,11 +88,37 @@ class NodeConfig(_Section):
     )
 
 
+class VoiceConfig(_Section):
+    enabled: bool = Field(True, description="call numbers aloud and speak the window prompts")
+    cache_dir: str = Field("voice", description="clip cache, relative to node.data_dir")
+    playback: Literal["local", "devices", "both"] = Field(
+        "local",
+        description="calls play on this box's sound output (local), on voice_player devices "
+        "of the area over MQTT (devices), or both; window prompts always go to the window's "
+        "own player",
+    )
+    alsa_device: str = Field(
+        "default", description="ALSA device for local playback (PulseAudio: `default`/`pulse`)"
+    )
+    local_areas: list[str] = Field(
+        default_factory=list, description="areas whose calls play locally; empty means all"
+    )
+    espeak: str = Field("espeak-ng", description="espeak-ng program, the offline synthesizer")
+    edge_tts: bool = Field(
+        True, description="render clips with edge-tts (Microsoft neural voices) when online"
+    )
+    edge_tts_url: str = Field(
+        "", description="edge-tts WebSocket address; empty means Microsoft's service"
+    )
+    edge_tts_timeout: float = Field(10.0, gt=0, description="seconds edge-tts may take a clip")
+
+
 class EdgeConfig(_Section):
     node: NodeConfig = Field(default_factory=NodeConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    voice: VoiceConfig = Field(default_factory=VoiceConfig)
 
     def data_path(self, base: Path) -> Path:
         return (base / self.node.data_dir).resolve()

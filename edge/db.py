@@ -319,3 +319,21 @@ def m004_device_attachment(db: Database) -> None:
 @migrations()
 def m005_device_connection(db: Database) -> None:
     db.execute("ALTER TABLE devices ADD COLUMN connection TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
+def m006_voice_settings(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE voice_settings (
+            area TEXT PRIMARY KEY,
+            silent INTEGER,
+            speed TEXT,
+            languages TEXT,
+            repeat INTEGER,
+            changed_at INTEGER NOT NULL,
+            changed_by TEXT NOT NULL
+        )
+        """,
+    )

@@ -23,6 +23,10 @@ from edge.devices.scanning import ScanCheckIn
 from edge.devices.screens import LedScreens
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
+from edge.voice.cache import ClipCache
+from edge.voice.calling import DevicePlayers, LocalSpeaker, Output, VoiceCalling
+from edge.voice.speech import Voice
+from edge.voice.synth import EdgeTts, Espeak
 from sync.hallsetup import Booking, HallSetup
 
 __all__ = ["EdgeNode"]
@@ -54,6 +58,7 @@ class EdgeNode:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._checkpointer: Checkpointer | None = None
+        self.voice: VoiceCalling | None = None
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +76,11 @@ class EdgeNode:
         registry, bus = self._devices(engine)
         self.registry = registry
         catalogue = load_catalogue()
-        app = create_app(engine, self.clients, registry=registry, bus=bus, catalogue=catalogue)
+        if self.config.voice.enabled:
+            self.voice = self._voice(engine, registry, bus)
+        app = create_app(
+            engine, self.clients, registry=registry, bus=bus, catalogue=catalogue, voice=self.voice
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
@@ -87,6 +96,9 @@ class EdgeNode:
             self._tasks.append(asyncio.create_task(printing.run()))
             self._tasks.append(asyncio.create_task(ScanCheckIn(engine, registry).run()))
             self._tasks.append(asyncio.create_task(CardLogin(engine, registry).run()))
+        if self.voice is not None:
+            self._tasks.append(asyncio.create_task(self.voice.run()))
+            self._tasks.append(asyncio.create_task(self.voice.voice.fill()))
         mqtt = self.config.mqtt
         if mqtt.enabled and engine.configured:
             password = self._mqtt_password()
@@ -133,6 +145,21 @@ class EdgeNode:
                 now_ms=engine.clock.now_ms,
             )
         return registry, bus
+
+    def _voice(
+        self, engine: QueueEngine, registry: DeviceRegistry, bus: DeviceBus | None
+    ) -> VoiceCalling:
+        config = self.config.voice
+        online = None
+        if config.edge_tts:
+            online = EdgeTts(config.edge_tts_url, timeout=config.edge_tts_timeout)
+        voice = Voice(ClipCache(self.data_dir / config.cache_dir), Espeak(config.espeak), online)
+        outputs: list[Output] = []
+        if config.playback in ("local", "both"):
+            outputs.append(LocalSpeaker(config.alsa_device, config.local_areas))
+        if bus is not None:
+            outputs.append(DevicePlayers(registry, bus, calls=config.playback != "local"))
+        return VoiceCalling(engine, voice, outputs)
 
     async def stop(self) -> None:
         for task in self._tasks:

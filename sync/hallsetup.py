@@ -8,6 +8,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sync.numbering import PREFIX_PATTERN
+from sync.voice import VoiceSetup
 
 __all__ = [
     "Booking",
@@ -180,6 +181,7 @@ class HallSetup(_Strict):
     business_types: list[BusinessType] = Field(min_length=1)
     windows: list[Window] = Field(default_factory=list)
     staff: list[StaffMember] = Field(default_factory=list)
+    voice: VoiceSetup = Field(default_factory=VoiceSetup, description="voice calling (§4.2.3)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -211,6 +213,9 @@ class HallSetup(_Strict):
             problems.extend(_references(f"window {w.id!r}", w.business_types, types))
         for s in self.staff:
             problems.extend(_references(f"staff {s.id!r}", s.business_types, types))
+        for v in self.voice.areas:
+            if v.area not in areas:
+                problems.append(f"voice: unknown area {v.area!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -19,11 +19,13 @@ from edge.api.common import engine_of as _engine
 from edge.api.common import idempotency_key as _key
 from edge.api.common import require as _require
 from edge.api.devices import DEVICE_OPERATIONS
+from edge.api.voice import VOICE, VOICE_OPERATIONS
 from edge.config import ApiClient
 from edge.devices.bus import DeviceBus
 from edge.devices.profiles import Catalogue, load_catalogue
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine, QueueError
+from edge.voice.calling import VoiceCalling
 from sync.hallsetup import HallSetup
 
 __all__ = ["ENGINE", "OPERATIONS", "Operation", "create_app", "openapi_document"]
@@ -402,6 +404,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )  # fmt: skip
 OPERATIONS += DEVICE_OPERATIONS
+OPERATIONS += VOICE_OPERATIONS
 
 
 # ----------------------------------------------------------------------- application
@@ -455,6 +458,7 @@ def create_app(
     registry: DeviceRegistry | None = None,
     bus: DeviceBus | None = None,
     catalogue: Catalogue | None = None,
+    voice: VoiceCalling | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
     app[ENGINE] = engine
@@ -465,6 +469,8 @@ def create_app(
     app[CATALOGUE] = catalogue if catalogue is not None else load_catalogue()
     if bus is not None:
         app[BUS] = bus
+    if voice is not None:
+        app[VOICE] = voice
     app[AUTH] = Authenticator(clients, engine)
     app[GUARD] = LoginGuard()
     app.on_startup.append(_group_commit_on)
