@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from smarthall import devices_cli
+from smarthall import devices_cli, voice_cli
 from smarthall.running import until_stopped
 
 __all__ = ["main"]
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     edge_commands.add_parser("config-reference", help="print every configuration key")
 
     devices_cli.add_parser(commands)
+    voice_cli.add_parser(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "device":
         return devices_cli.run(args)
+    if args.command == "voice":
+        return voice_cli.run(args)
     if args.command == "demo":
         mqtt_host, _, mqtt_port = args.mqtt.rpartition(":")
         return asyncio.run(_demo(args.host, args.port, args.data, (mqtt_host, int(mqtt_port))))

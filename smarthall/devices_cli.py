@@ -22,18 +22,24 @@ def add_parser(commands: Any) -> None:
     sub.add_parser("topics", help="print the device bus topic scheme (docs/device-bus.md)")
 
     agent = sub.add_parser("agent", help="speak the device bus for a real device")
-    agent.add_argument("kind", choices=["printer", "scanner", "card-reader"])
+    agent.add_argument("kind", choices=["printer", "scanner", "card-reader", "voice-player"])
     agent.add_argument("--address", default="", help="printer: serial:/dev/…, tcp:host[:port], usb")
     agent.add_argument("--input", default="", help="scanner: its evdev device, /dev/input/eventN")
     agent.add_argument("--suffix", default="enter", choices=["enter", "tab", "keypad_enter"])
+    agent.add_argument("--alsa-device", default="default", help="voice-player: ALSA device")
     _device_options(agent)
 
     simulate = sub.add_parser(
         "simulate",
-        help="a simulated device: printer (PNGs), led (TCP), scanner and card-reader (stdin)",
+        help="a simulated device: printer (PNGs), led (TCP), scanner and card-reader (stdin), "
+        "voice-player (WAV files)",
     )
-    simulate.add_argument("kind", choices=["printer", "led", "scanner", "card-reader"])
-    simulate.add_argument("--out", type=Path, default=Path("printed"), help="printer: PNG folder")
+    simulate.add_argument(
+        "kind", choices=["printer", "led", "scanner", "card-reader", "voice-player"]
+    )
+    simulate.add_argument(
+        "--out", type=Path, default=None, help="printer: PNG folder; voice-player: WAV folder"
+    )
     simulate.add_argument("--port", type=int, default=0, help="led: TCP port to listen on")
     _device_options(simulate)
 
@@ -77,6 +83,17 @@ async def _agent(args: argparse.Namespace) -> int:
         )
         agent: Any = LineAgent(lines=sys.stdin, event=event, field=field, **bus)
         what = f"simulated {args.kind} {args.device}: one {field} a line on standard input"
+    elif args.kind == "voice-player":
+        from edge.devices.voice_agent import AlsaSink, VoicePlayerAgent, WavFolder
+
+        if args.device_command == "simulate":
+            out = (args.out or Path("spoken")).resolve()
+            sink: Any = WavFolder(out)
+            what = f"simulated voice player {args.device}, WAV files in {out}"
+        else:
+            sink = AlsaSink(args.alsa_device)
+            what = f"voice player {args.device} on ALSA {args.alsa_device}"
+        agent = VoicePlayerAgent(sink=sink, **bus)
     elif args.kind == "card-reader":
         from edge.devices.cardreader import CardReaderAgent
 
@@ -103,8 +120,9 @@ async def _agent(args: argparse.Namespace) -> int:
             return 2
         assert isinstance(profile, PrinterProfile)
         if args.device_command == "simulate":
-            paper: Any = PngPaper(profile, args.out.resolve())
-            what = f"simulated printer {args.device} ({profile.name}), PNGs in {args.out.resolve()}"
+            out = (args.out or Path("printed")).resolve()
+            paper: Any = PngPaper(profile, out)
+            what = f"simulated printer {args.device} ({profile.name}), PNGs in {out}"
         else:
             paper = LinkPaper(open_printer(profile, args.address))
             what = f"printer {args.device} ({profile.name}) at {args.address}"

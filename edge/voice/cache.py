@@ -57,10 +57,11 @@ class ClipCache:
         path = self.path(engine, lang, speed, text)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(wav_bytes(pcm))
+        data = wav_bytes(pcm)
+        tmp.write_bytes(data)
         tmp.replace(path)
         with self._lock:
-            self._memory[path] = pcm
+            self._memory[path] = decode(data)  # as a later read from disk gives it
 
     def count(self) -> dict[str, int]:
         """Clips on disk by engine."""

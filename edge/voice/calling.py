@@ -24,7 +24,7 @@ from edge.devices.bus import DeviceBus
 from edge.devices.registry import DeviceRegistry
 from edge.queue import QueueEngine, QueueError
 from edge.queue.store import Event, EventFeed
-from edge.voice.audio import Pcm, join, opus_bytes, pcm16_bytes, silence
+from edge.voice.audio import RATE, Pcm, join, opus_bytes, pcm16_bytes, silence
 from edge.voice.settings import AreaSettings, area_settings
 from edge.voice.speech import Voice
 from edge.voice.synth import SynthesisError
@@ -77,49 +77,51 @@ class Output(Protocol):
 
 
 class LocalSpeaker:
-    """The edge box's own sound output, through ALSA's `aplay` (PulseAudio via ALSA's default)."""
+    """The edge box's own sound output, through ALSA's `aplay` (PulseAudio via ALSA's default).
+
+    A failing output is logged once until it works again, not at every call.
+    """
 
     def __init__(self, device: str = "default", areas: list[str] | None = None) -> None:
         self.device = device
         self.areas = areas or []
-        self.played = 0
+        self.played: list[tuple[int, int, str]] = []  # (start ns, end ns, text), the last 100
         self.failures = 0
+        self._failing = False
 
     def wants(self, announcement: Announcement) -> bool:
         return announcement.kind == "call" and (not self.areas or announcement.area in self.areas)
 
     async def play(self, announcement: Announcement, pcm: Pcm) -> None:
-        from edge.voice.audio import RATE
+        start = time.perf_counter_ns()
+        problem = await self._aplay(pcm)
+        if problem:
+            self.failures += 1
+            if not self._failing:
+                log.warning("voice: no sound on %s: %s", self.device, problem)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("voice: sound on %s works again", self.device)
+        self._failing = False
+        self.played = [*self.played[-99:], (start, time.perf_counter_ns(), announcement.text)]
 
-        args = ["aplay", "-q", "-D", self.device, "-t", "raw", "-f", "S16_LE", "-r", str(RATE)]
+    async def _aplay(self, pcm: Pcm) -> str:
+        args = ["-q", "-D", self.device, "-t", "raw", "-f", "S16_LE", "-r", str(RATE), "-c", "1"]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *args,
-                "-c",
-                "1",
-                "-",
-                stdin=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                "aplay", *args, "-", stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
             )
         except OSError as exc:
-            self.failures += 1
-            log.warning("voice: aplay cannot be started: %s", exc)
-            return
-        seconds = len(pcm) / RATE
+            return f"aplay cannot be started: {exc}"
         try:
-            async with asyncio.timeout(seconds + 10):
+            async with asyncio.timeout(len(pcm) / RATE + 10):
                 _, err = await proc.communicate(pcm16_bytes(pcm))
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            self.failures += 1
-            log.warning("voice: aplay on %s did not finish; stopped", self.device)
-            return
-        if proc.returncode != 0:
-            self.failures += 1
-            log.warning("voice: aplay on %s failed: %s", self.device, err.decode()[:200])
-            return
-        self.played += 1
+            return "aplay did not finish; stopped"
+        return err.decode()[:200].strip() or "aplay failed" if proc.returncode else ""
 
 
 class DevicePlayers:
@@ -159,7 +161,7 @@ class DevicePlayers:
             "audio": base64.b64encode(audio).decode(),
             "text": announcement.text,
             "kind": announcement.kind,
-            "duration_ms": len(pcm) * 1000 // 24_000,
+            "duration_ms": len(pcm) * 1000 // RATE,
         }
         for device in self.players(announcement):
             command = DeviceCommand(id=f"voice-{announcement.event}", data=data)
