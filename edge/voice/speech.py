@@ -55,6 +55,13 @@ class Voice:
             clips = [self.cache.get(engine, lang, speed, p.text) for p in pieces]
             if all(c is not None for c in clips):
                 self.stats[f"from_{engine}"] += 1
+                if engine != "edge-tts" and self.online is not None:
+                    # said in the offline voice: edge-tts renders these when it can
+                    self.wanted.update(
+                        (lang, speed, p.text)
+                        for p in pieces
+                        if not self.cache.has("edge-tts", lang, speed, p.text)
+                    )
                 return join(
                     [(c, p.gap_ms) for c, p in zip(clips, pieces, strict=True) if c is not None]
                 )
