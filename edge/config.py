@@ -108,7 +108,10 @@ class VoiceConfig(_Section):
         True, description="render clips with edge-tts (Microsoft neural voices) when online"
     )
     edge_tts_url: str = Field(
-        "", description="edge-tts WebSocket address; empty means Microsoft's service"
+        "",
+        pattern=r"^(wss?://[^?\s]+\?\S+)?$",
+        description="edge-tts WebSocket address with its query (`wss://host/path?Token=…`, the "
+        "client appends `&ConnectionId=…`); empty means Microsoft's service",
     )
     edge_tts_timeout: float = Field(10.0, gt=0, description="seconds edge-tts may take a clip")
 

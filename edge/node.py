@@ -23,10 +23,8 @@ from edge.devices.scanning import ScanCheckIn
 from edge.devices.screens import LedScreens
 from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
-from edge.voice.cache import ClipCache
 from edge.voice.calling import DevicePlayers, LocalSpeaker, Output, VoiceCalling
-from edge.voice.speech import Voice
-from edge.voice.synth import EdgeTts, Espeak
+from edge.voice.prepare import voice_of
 from sync.hallsetup import Booking, HallSetup
 
 __all__ = ["EdgeNode"]
@@ -150,10 +148,7 @@ class EdgeNode:
         self, engine: QueueEngine, registry: DeviceRegistry, bus: DeviceBus | None
     ) -> VoiceCalling:
         config = self.config.voice
-        online = None
-        if config.edge_tts:
-            online = EdgeTts(config.edge_tts_url, timeout=config.edge_tts_timeout)
-        voice = Voice(ClipCache(self.data_dir / config.cache_dir), Espeak(config.espeak), online)
+        voice = voice_of(self.config, self.base)
         outputs: list[Output] = []
         if config.playback in ("local", "both"):
             outputs.append(LocalSpeaker(config.alsa_device, config.local_areas))

@@ -9,6 +9,7 @@ use; a hall needs a few hundred, a few megabytes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -17,6 +18,8 @@ from edge.voice.audio import AudioError, Pcm, decode, wav_bytes
 from sync.voice import Language, Speed
 
 __all__ = ["ENGINES", "ClipCache"]
+
+log = logging.getLogger(__name__)
 
 # engines in order of preference: an announcement uses the first that has all its clips
 ENGINES = ("edge-tts", "espeak-ng")
@@ -55,11 +58,15 @@ class ClipCache:
 
     def put(self, engine: str, lang: Language, speed: Speed, text: str, pcm: Pcm) -> None:
         path = self.path(engine, lang, speed, text)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         data = wav_bytes(pcm)
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except OSError as exc:
+            # a full or read-only disk: the clip is still said, from memory, and not kept
+            log.warning("voice: clip %r not kept on disk: %s", text, exc)
         with self._lock:
             self._memory[path] = decode(data)  # as a later read from disk gives it
 

@@ -265,6 +265,11 @@ class VoiceCalling:
                 self.stats["failed"] += 1
                 log.warning("voice: %s not said: %s", announcement.text, exc)
                 continue
+            except Exception:
+                # whatever it was, the area's queue goes on with the next announcement
+                self.stats["failed"] += 1
+                log.exception("voice: %s not said", announcement.text)
+                continue
             self.stats["announced"] += 1
             for observer in self.ready:
                 observer(announcement, pcm)
@@ -278,10 +283,13 @@ class VoiceCalling:
     async def render(self, announcement: Announcement) -> Pcm:
         """The whole announcement: each language in turn, said `repeat` times."""
         speed = announcement.settings.speed
+        # the languages are rendered together: espeak-ng fallbacks run side by side
+        said = await asyncio.gather(
+            *(self.voice.say(pieces, lang, speed) for lang, pieces in announcement.lines)
+        )
         sayings: list[tuple[Pcm, int]] = []
         for _ in range(announcement.repeat):
-            for lang, pieces in announcement.lines:
-                sayings.append((await self.voice.say(pieces, lang, speed), LANGUAGE_GAP_MS))
+            sayings += [(pcm, LANGUAGE_GAP_MS) for pcm in said]
             sayings[-1] = (sayings[-1][0], REPEAT_GAP_MS)
         sayings[-1] = (sayings[-1][0], 0)
         return join(sayings) if sayings else silence(0)

@@ -126,8 +126,9 @@ class Voice:
             pcm = await synth.render(text, lang, speed)
         except SynthesisError as exc:
             self.last_error = str(exc)
-            if synth is self.online:
-                # the service is away: do not ask it again for a while (backoff with jitter)
+            if synth is self.online and time.monotonic() >= self._retry_at:
+                # the service is away: do not ask it again for a while (backoff with jitter),
+                # counted once per outage however many clips were on their way
                 self._retry_at = time.monotonic() + self._backoff * random.uniform(0.5, 1.5)
                 self._backoff = min(self._backoff * 2, 1800.0)
             log.warning("voice: %s could not say %r: %s", synth.name, text, exc)

@@ -12,15 +12,16 @@ import logging
 import shutil
 from typing import ClassVar, Protocol
 
-import aiohttp
 import edge_tts
 import edge_tts.communicate
-import edge_tts.exceptions
+import edge_tts.constants
 
 from edge.voice.audio import AudioError, Pcm, decode
 from sync.voice import Language, Speed
 
 __all__ = ["EdgeTts", "Espeak", "SynthesisError", "Synthesizer"]
+
+_SERVICE_URL: str = edge_tts.constants.WSS_URL
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,8 @@ class EdgeTts:
         self.timeout = timeout
 
     async def render(self, text: str, lang: Language, speed: Speed) -> Pcm:
-        if self.url:
-            # the library reads its service address from this module global
-            vars(edge_tts.communicate)["WSS_URL"] = self.url
+        # the library reads its service address from this module global
+        vars(edge_tts.communicate)["WSS_URL"] = self.url or _SERVICE_URL
         communicate = edge_tts.Communicate(
             text,
             self.VOICES[lang],
@@ -108,12 +108,9 @@ class EdgeTts:
                 async for chunk in communicate.stream():
                     if chunk["type"] == "audio":
                         audio += chunk["data"]
-        except (
-            TimeoutError,
-            OSError,
-            aiohttp.ClientError,
-            edge_tts.exceptions.EdgeTTSException,
-        ) as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the library lets parse errors of a bad answer through
             raise SynthesisError(f"edge-tts: {type(exc).__name__}: {exc}") from exc
         try:
             return decode(bytes(audio))
