@@ -19,6 +19,8 @@ from edge.api.common import engine_of as _engine
 from edge.api.common import idempotency_key as _key
 from edge.api.common import require as _require
 from edge.api.devices import DEVICE_OPERATIONS
+from edge.api.relay import RelaySettings, setup_relay
+from edge.api.static import setup_static
 from edge.api.voice import VOICE, VOICE_OPERATIONS
 from edge.config import ApiClient
 from edge.devices.bus import DeviceBus
@@ -459,6 +461,7 @@ def create_app(
     bus: DeviceBus | None = None,
     catalogue: Catalogue | None = None,
     voice: VoiceCalling | None = None,
+    relay: RelaySettings | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
     app[ENGINE] = engine
@@ -477,6 +480,8 @@ def create_app(
     app.on_cleanup.append(_group_commit_off)
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, op.handler, name=op.operation_id)
+    setup_relay(app, relay)  # the screens' live data: /api/live
+    setup_static(app)  # the screens themselves: /screen/…, /ui/…
     return app
 
 

@@ -46,9 +46,15 @@ class Authenticator:
     def identify(self, request: web.Request) -> Principal | None:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() != "bearer":
             return None
+        return self.identify_token(token)
+
+    def identify_token(self, token: str) -> Principal | None:
+        """Who holds `token`: a configured client, a staff session, or nobody (None)."""
         token = token.strip()
+        if not token:
+            return None
         client = self._clients.get(token_digest(token))
         if client is not None:
             return Principal(client.kind, client.id, area=client.area, window=client.window)
