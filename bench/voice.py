@@ -45,6 +45,7 @@ import soundfile
 from bench.hall import noon_timezone
 from bench.load import percentile
 from bench.node import ROOT
+from bench.queue import Table
 from edge.db import open_database
 from edge.queue import QueueEngine
 from edge.voice.audio import RATE, Pcm, decode, join
@@ -79,22 +80,6 @@ class Options:
     windows: int
     output: Path
     keep: bool
-
-
-@dataclass
-class Table:
-    title: str
-    header: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        lines = [f"### {self.title}", "", "| " + " | ".join(self.header) + " |"]
-        lines.append("|" + "|".join("---" for _ in self.header) + "|")
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        if self.notes:
-            lines += ["", *self.notes]
-        return "\n".join(lines) + "\n"
 
 
 @dataclass

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "DEFAULT_PROMPTS",
@@ -22,6 +22,7 @@ __all__ = [
     "SPEEDS",
     "AreaVoice",
     "Language",
+    "Languages",
     "Piece",
     "PromptName",
     "Speed",
@@ -65,6 +66,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _distinct(value: list[Language]) -> list[Language]:
+    if len(set(value)) != len(value):
+        raise ValueError("a language is listed twice")
+    return value
+
+
+def _templates(value: dict[Language, str]) -> dict[Language, str]:
+    for text in value.values():
+        _check_template(text)
+    return value
+
+
+# one language, or both in turn
+Languages = Annotated[list[Language], Field(min_length=1, max_length=2), AfterValidator(_distinct)]
+Templates = Annotated[dict[Language, str], AfterValidator(_templates)]
+
+
 def _check_template(text: str) -> str:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
@@ -83,56 +101,29 @@ class AreaVoice(_Strict):
     """How one calling area is called aloud; what is not set comes from the hall's setting."""
 
     area: str = Field(min_length=1, max_length=64)
-    languages: list[Language] | None = Field(
-        None, min_length=1, max_length=2, description="one language, or both in turn"
-    )
+    languages: Languages | None = None
     speed: Speed | None = None
     repeat: int | None = Field(None, ge=1, le=5)
     silent: bool | None = Field(None, description="无声叫号: screens only, no voice")
-    templates: dict[Language, str] = Field(default_factory=dict)
-
-    @field_validator("languages")
-    @classmethod
-    def _distinct(cls, value: list[Language] | None) -> list[Language] | None:
-        if value is not None and len(set(value)) != len(value):
-            raise ValueError("a language is listed twice")
-        return value
-
-    @field_validator("templates")
-    @classmethod
-    def _templates(cls, value: dict[Language, str]) -> dict[Language, str]:
-        for text in value.values():
-            _check_template(text)
-        return value
+    templates: Templates = Field(default_factory=dict)
 
 
 class VoiceSetup(_Strict):
     """The hall's voice: defaults for every area, per-area settings, phrases and prompts."""
 
-    languages: list[Language] = Field(
-        default_factory=lambda: list(LANGUAGES[:1]), min_length=1, max_length=2
-    )
+    languages: Languages = Field(default_factory=lambda: list(LANGUAGES[:1]))
     speed: Speed = "normal"
     repeat: int = Field(2, ge=1, le=5, description="how many times a call is said")
     silent: bool = False
-    templates: dict[Language, str] = Field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    templates: Templates = Field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
     prompts: dict[Language, dict[PromptName, str]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_PROMPTS.items()},
         description="what a window's Pad or player says (§5.2.2–§5.2.6)",
     )
     areas: list[AreaVoice] = Field(default_factory=list)
 
-    @field_validator("templates")
-    @classmethod
-    def _templates(cls, value: dict[Language, str]) -> dict[Language, str]:
-        for text in value.values():
-            _check_template(text)
-        return value
-
     @model_validator(mode="after")
     def _complete(self) -> Self:
-        if len(set(self.languages)) != len(self.languages):
-            raise ValueError("a language is listed twice")
         for lang in LANGUAGES:
             if lang not in self.templates:
                 raise ValueError(f"no phrase template for {lang}")

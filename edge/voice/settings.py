@@ -11,11 +11,11 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from edge.queue import QueueEngine, QueueError
 from edge.queue.store import Transaction
-from sync.voice import Language, Speed
+from sync.voice import Language, Languages, Speed
 
 __all__ = ["AreaSettings", "VoiceChange", "area_settings", "change_area", "voice_status"]
 
@@ -40,15 +40,8 @@ class VoiceChange(BaseModel):
 
     silent: bool | None = None
     speed: Speed | None = None
-    languages: list[Language] | None = Field(None, min_length=1, max_length=2)
+    languages: Languages | None = None
     repeat: int | None = Field(None, ge=1, le=5)
-
-    @field_validator("languages")
-    @classmethod
-    def _distinct(cls, value: list[Language] | None) -> list[Language] | None:
-        if value is not None and len(set(value)) != len(value):
-            raise ValueError("a language is listed twice")
-        return value
 
 
 def area_settings(engine: QueueEngine, area: str) -> AreaSettings:
