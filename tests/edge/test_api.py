@@ -31,9 +31,9 @@ def bearer(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer token-of-{name}"}
 
 
-@pytest.fixture
-async def client(engine: QueueEngine, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
-    clients = [
+def api_clients() -> list[ApiClient]:
+    """One client of each kind in `TOKENS`, its token "token-of-<name>"."""
+    return [
         ApiClient(
             id=name,
             kind=kind,
@@ -43,7 +43,11 @@ async def client(engine: QueueEngine, aiohttp_client: ClientFactory) -> TestClie
         )  # type: ignore[arg-type]
         for name, (kind, area, window) in TOKENS.items()
     ]
-    return await aiohttp_client(create_app(engine, clients))
+
+
+@pytest.fixture
+async def client(engine: QueueEngine, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(engine, api_clients()))
 
 
 async def login(client: TestClient[Any, Any], window: str, staff_no: str) -> dict[str, str]:

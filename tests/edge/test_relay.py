@@ -16,9 +16,8 @@ from aiohttp.test_utils import TestClient
 
 from edge.api.app import create_app
 from edge.api.relay import RELAY, UNAUTHORIZED, Relay, RelaySettings, setup_relay
-from edge.config import ApiClient, token_digest
 from edge.queue import QueueEngine
-from tests.edge.test_api import TOKENS, bearer, login
+from tests.edge.test_api import api_clients, bearer, login
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 Socket = aiohttp.ClientWebSocketResponse
@@ -26,16 +25,7 @@ Socket = aiohttp.ClientWebSocketResponse
 
 @pytest.fixture
 async def client(engine: QueueEngine, aiohttp_client: ClientFactory) -> TestClient[Any, Any]:
-    clients = [
-        ApiClient(
-            id=name,
-            kind=kind,
-            area=area,
-            window=window,
-            token_sha256=token_digest(f"token-of-{name}"),
-        )  # type: ignore[arg-type]
-        for name, (kind, area, window) in TOKENS.items()
-    ]
+    clients = api_clients()
     settings = RelaySettings(outbox_limit=40, send_buffer=4096, auth_timeout=0.3)
     app = create_app(engine, clients, relay=settings)
     setup_relay(app)  # a second call changes nothing
