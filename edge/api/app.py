@@ -19,6 +19,8 @@ from edge.api.common import engine_of as _engine
 from edge.api.common import idempotency_key as _key
 from edge.api.common import require as _require
 from edge.api.devices import DEVICE_OPERATIONS
+from edge.api.kiosk import KIOSK_OPERATIONS
+from edge.api.pad import PAD_OPERATIONS
 from edge.api.relay import RelaySettings, setup_relay
 from edge.api.static import setup_static
 from edge.api.voice import VOICE, VOICE_OPERATIONS
@@ -407,6 +409,8 @@ OPERATIONS: tuple[Operation, ...] = (
 )  # fmt: skip
 OPERATIONS += DEVICE_OPERATIONS
 OPERATIONS += VOICE_OPERATIONS
+OPERATIONS += KIOSK_OPERATIONS
+OPERATIONS += PAD_OPERATIONS
 
 
 # ----------------------------------------------------------------------- application

@@ -3,7 +3,7 @@
 `/ui/static/…` serves `ui/static/` (our scripts and styles); `/ui/vendor/<package>/…` serves
 `ui/node_modules/<package>/…` for the packages `ui/package.json` lists, and nothing else
 (ARCHITECTURE.md decision 8: front-end libraries come from npm, installed by `scripts/setup`,
-never copied into the repository); `/screen/window/{window}` is the window display's page.
+never copied into the repository); `/screen/<kind>/<id>` are the screens' pages.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ log = logging.getLogger(__name__)
 
 UI_ROOT = Path(__file__).resolve().parents[2] / "ui"
 _STATIC = web.AppKey("ui_static", Path)
-_PAGES = {"window": "screens/window.html"}
+# /screen/<kind>/<id>: the id is the window (window, pad, caller) or the area (kiosk, central)
+_PAGES = {
+    "window": "screens/window.html",
+    "pad": "screens/pad.html",
+    "caller": "screens/caller.html",
+    "kiosk": "screens/kiosk.html",
+    "central": "screens/central.html",
+}
 # a page is read again by every screen at start: never from a stale cache
 _NO_CACHE = {"Cache-Control": "no-cache"}
 _CACHED = {"Cache-Control": "public, max-age=3600"}

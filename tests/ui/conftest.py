@@ -37,13 +37,18 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 WINDOW_NAMES = {"w1": "综合受理窗口", "w2": "税务窗口", "w3": "社保窗口", "w4": "税务专窗"}
 TOKENS = {
-    "display-main": ApiClient(
-        id="display-main", kind="display", area="main", token_sha256=token_digest("display-main")
-    ),
-    "kiosk-main": ApiClient(
-        id="kiosk-main", kind="kiosk", area="main", token_sha256=token_digest("kiosk-main")
-    ),
-}
+    name: ApiClient(id=name, kind=kind, area=area, window=window, token_sha256=token_digest(name))  # type: ignore[arg-type]
+    for name, kind, area, window in (
+        ("display-main", "display", "main", ""),
+        ("display-annex", "display", "annex", ""),
+        ("kiosk-main", "kiosk", "main", ""),
+        ("kiosk-annex", "kiosk", "annex", ""),
+        ("pad-w1", "pad", "", "w1"),
+        ("pad-w2", "pad", "", "w2"),
+        ("pad-w3", "pad", "", "w3"),
+        ("admin", "admin", "", ""),
+    )
+}  # each token is its client's name
 
 
 def named_hall() -> HallSetup:

@@ -60,6 +60,16 @@ export const MESSAGES = {
   },
 };
 
+/**
+ * Add a screen's own texts (each screen keeps them in messages-<screen>.js):
+ * addMessages({"zh-CN": {...}, en: {...}}) before the first translator() call.
+ */
+export function addMessages(more) {
+  for (const [lang, table] of Object.entries(more)) {
+    MESSAGES[lang] = { ...(MESSAGES[lang] || {}), ...table };
+  }
+}
+
 /** The page's language: ?lang=… when the catalogue has it, zh-CN otherwise. */
 export function pageLanguage(search = window.location.search) {
   const wanted = new URLSearchParams(search).get("lang");
