@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from edge.api import schemas
 from edge.api.auth import Authenticator, LoginGuard, Principal, verify_password
+from edge.api.caller import CALLER_OPERATIONS
 from edge.api.common import AUTH, BUS, CATALOGUE, ENGINE, GUARD, REGISTRY, Handler, Operation
 from edge.api.common import body_of as _body
 from edge.api.common import engine_of as _engine
@@ -411,6 +412,7 @@ OPERATIONS += DEVICE_OPERATIONS
 OPERATIONS += VOICE_OPERATIONS
 OPERATIONS += KIOSK_OPERATIONS
 OPERATIONS += PAD_OPERATIONS
+OPERATIONS += CALLER_OPERATIONS
 
 
 # ----------------------------------------------------------------------- application
