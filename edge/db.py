@@ -337,3 +337,17 @@ def m006_voice_settings(db: Database) -> None:
         )
         """,
     )
+
+
+@migrations()
+def m007_last_called(db: Database) -> None:
+    # a recall makes its ticket the central display's current call again (§4.2.2 (3))
+    _run(
+        db,
+        """
+        ALTER TABLE tickets ADD COLUMN last_called_at INTEGER;
+        UPDATE tickets SET last_called_at = called_at WHERE called_at IS NOT NULL;
+        CREATE INDEX tickets_area_last_called ON tickets (area, day, last_called_at)
+            WHERE last_called_at IS NOT NULL
+        """,
+    )

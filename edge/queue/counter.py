@@ -104,7 +104,10 @@ class CounterOperations:
     def recall(self, window_id: str, actor: str, key: str | None = None) -> dict[str, Any]:
         def change(tx: Transaction, state: sqlite3.Row) -> None:
             ticket = self._current(tx, state)
-            tx.run("UPDATE tickets SET call_count = call_count + 1 WHERE id = ?", (ticket["id"],))
+            tx.run(
+                "UPDATE tickets SET call_count = call_count + 1, last_called_at = ? WHERE id = ?",
+                (tx.now_ms, ticket["id"]),
+            )
             tx.event("ticket.recalled", ticket_event(tx, self.hall, ticket["id"]))
 
         return self._window_op("recall", window_id, actor, key, change)
@@ -366,8 +369,8 @@ class CounterOperations:
             raise QueueError("queue_empty")
         tx.run(
             "UPDATE tickets SET status = 'called', window = ?, staff = ?, called_at = ?, "
-            "call_count = 1 WHERE id = ?",
-            (window_id, staff_id, tx.now_ms, row["id"]),
+            "last_called_at = ?, call_count = 1 WHERE id = ?",
+            (window_id, staff_id, tx.now_ms, tx.now_ms, row["id"]),
         )
         tx.run(
             "INSERT INTO calls (ticket_id, window, staff, day, at) VALUES (?, ?, ?, ?, ?)",

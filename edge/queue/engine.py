@@ -389,8 +389,8 @@ class QueueEngine(CounterOperations):
                 }
             )
         calls = self.conn.execute(
-            "SELECT * FROM tickets WHERE area = ? AND day = ? AND called_at IS NOT NULL "
-            "AND status != 'waiting' ORDER BY called_at DESC LIMIT ?",
+            "SELECT * FROM tickets WHERE area = ? AND day = ? AND last_called_at IS NOT NULL "
+            "AND status != 'waiting' ORDER BY last_called_at DESC LIMIT ?",
             (area, at.day_text, latest),
         ).fetchall()
         states = {
@@ -412,6 +412,7 @@ class QueueEngine(CounterOperations):
             if w.area == area
         ]
         return {
+            "hall": {"id": hall.hall.id, "name": hall.hall.name},
             "area": {"id": area, "name": hall.areas[area].name},
             "day": at.day_text,
             "services": services,

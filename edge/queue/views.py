@@ -30,6 +30,7 @@ def ticket_brief(row: sqlite3.Row, hall: HallIndex) -> dict[str, Any]:
         "phone_tail": phone[-4:] if phone else "",
         "window_number": window.number if window else None,
         "called_at": row["called_at"],
+        "last_called_at": row["last_called_at"],
         "evaluation": row["evaluation"],
     }
 
