@@ -77,7 +77,13 @@ class EdgeNode:
         if self.config.voice.enabled:
             self.voice = self._voice(engine, registry, bus)
         app = create_app(
-            engine, self.clients, registry=registry, bus=bus, catalogue=catalogue, voice=self.voice
+            engine,
+            self.clients,
+            registry=registry,
+            bus=bus,
+            catalogue=catalogue,
+            voice=self.voice,
+            qr_base=self.config.node.ticket_qr_base,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -20,7 +20,7 @@ from edge.api.common import engine_of as _engine
 from edge.api.common import idempotency_key as _key
 from edge.api.common import require as _require
 from edge.api.devices import DEVICE_OPERATIONS
-from edge.api.kiosk import KIOSK_OPERATIONS
+from edge.api.kiosk import KIOSK_OPERATIONS, QR_BASE
 from edge.api.pad import PAD_OPERATIONS
 from edge.api.relay import RelaySettings, setup_relay
 from edge.api.static import setup_static
@@ -83,7 +83,8 @@ def _kiosk_printer(request: web.Request, kiosk: str) -> dict[str, Any]:
         d for d in request.app[REGISTRY].devices() if d.kind == "printer" and d.attached_to == kiosk
     ]
     if not printers:
-        return {"device": None, "status": "unknown", "paperless": False}
+        # nothing to print on: the kiosk gives paperless tickets only
+        return {"device": None, "status": "none", "paperless": True}
     bus = request.app.get(BUS)
     status = bus.printer_status(printers[0].id) if bus is not None else "unknown"
     return {
@@ -468,6 +469,7 @@ def create_app(
     catalogue: Catalogue | None = None,
     voice: VoiceCalling | None = None,
     relay: RelaySettings | None = None,
+    qr_base: str = "",
 ) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
     app[ENGINE] = engine
@@ -480,6 +482,7 @@ def create_app(
         app[BUS] = bus
     if voice is not None:
         app[VOICE] = voice
+    app[QR_BASE] = qr_base  # where a ticket's QR code leads: <qr_base>/t/<ticket id>
     app[AUTH] = Authenticator(clients, engine)
     app[GUARD] = LoginGuard()
     app.on_startup.append(_group_commit_on)
