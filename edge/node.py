@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from edge.api.app import create_app
+from edge.api.pad import PHOTOS
 from edge.clock import Clock
 from edge.config import ApiClient, EdgeConfig
 from edge.db import Checkpointer, open_database
@@ -85,6 +86,7 @@ class EdgeNode:
             voice=self.voice,
             qr_base=self.config.node.ticket_qr_base,
         )
+        app[PHOTOS] = self.data_dir / "photos"
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)

@@ -87,12 +87,15 @@ def parse_channel(name: object, engine: QueueEngine) -> Channel:
 
 def check_allowed(principal: Principal, channel: Channel, hall: HallIndex) -> None:
     """Admin, cloud and staff watch the whole hall; a display or kiosk its own area (and the
-    windows in it); a Pad only its own window."""
+    windows in it); a Pad its own window and its area's events (its prompts come as events)."""
     if principal.kind in _WHOLE_HALL:
         return
     if principal.kind in ("display", "kiosk") and channel.area(hall) == principal.area:
         return
     if principal.kind == "pad" and channel.kind == "window" and channel.id == principal.window:
+        return
+    own = hall.windows.get(principal.window) if principal.kind == "pad" else None
+    if own is not None and channel.kind == "events" and channel.id == own.area:
         return
     raise QueueError("forbidden", f"{principal.kind} {principal.id} may not watch {channel}")
 

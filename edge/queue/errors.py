@@ -45,6 +45,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_setup": (422, "大厅配置无效"),
     "unknown_profile": (422, "设备型号配置不存在"),
     "storage_unavailable": (503, "数据保存失败,请稍后重试"),
+    "voice_disabled": (503, "本节点未启用语音播报"),
 }
 
 

@@ -151,7 +151,7 @@ async def test_a_display_watches_its_own_area_and_a_pad_its_own_window(
     refusals = {
         "display-main": ["area:annex", "window:w3", "events:annex"],
         "kiosk-main": ["area:annex"],
-        "pad-w1": ["window:w2", "area:main", "events:main"],
+        "pad-w1": ["window:w2", "area:main", "events:annex"],
     }
     for who, channels in refusals.items():
         ws = await live(client, who)
@@ -162,7 +162,7 @@ async def test_a_display_watches_its_own_area_and_a_pad_its_own_window(
             assert error["data"]["code"] == "forbidden" and error["data"]["message"]
     allowed = {
         "display-main": ["area:main", "window:w1", "events:main"],
-        "pad-w1": ["window:w1"],
+        "pad-w1": ["window:w1", "events:main"],
         "admin": ["area:annex", "window:w3"],
     }
     for who, channels in allowed.items():
