@@ -12,6 +12,7 @@
 // Pad must run with --autoplay-policy=no-user-gesture-required (nobody taps before a prompt);
 // ?sound=off when the Pad's speaker is a voice_player device that already says them.
 
+import { hallTimeZone, wallTime } from "./calendar.js";
 import { LiveConnection, pageToken, showLiveState } from "./live.js";
 import { applyTexts, pageLanguage, translator } from "./messages.js";
 import "./messages-pad.js";
@@ -150,9 +151,10 @@ async function showPhoto(staffId, exists) {
 }
 
 function clock() {
-  const now = new Date();
+  // the hall's time (Asia/Shanghai unless ?tz=), whatever the tablet's own zone is
+  const wall = wallTime(new Date(), hallTimeZone());
   const pad2 = (n) => String(n).padStart(2, "0");
-  $("clock").textContent = `${pad2(now.getHours())}:${pad2(now.getMinutes())}`;
+  $("clock").textContent = `${pad2(wall.hour)}:${pad2(wall.minute)}`;
 }
 
 // ----------------------------------------------------------------------- the window's state
