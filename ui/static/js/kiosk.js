@@ -111,9 +111,20 @@ function ranked(services) {
     .map(({ s }) => s);
 }
 
+/**
+ * What the kiosk offers: a type nobody can take now (no window open, the day's cap reached,
+ * outside its hours or the hall's) is not shown at all (§4.1.2); `?closed=show` shows them
+ * greyed with the reason, for the help desk.
+ */
+const SHOW_CLOSED = new URLSearchParams(window.location.search).get("closed") === "show";
+
+function offered(services) {
+  return SHOW_CLOSED ? services : services.filter((s) => s.available);
+}
+
 function categories() {
   const seen = new Map();
-  for (const s of state.services) {
+  for (const s of offered(state.services)) {
     if (!seen.has(s.category)) seen.set(s.category, { id: s.category, name: s.category_name, waiting: 0 });
     seen.get(s.category).waiting += s.waiting || 0;
   }
@@ -122,7 +133,7 @@ function categories() {
 
 function departments() {
   const names = [];
-  for (const s of state.services) {
+  for (const s of offered(state.services)) {
     if (s.department && !names.includes(s.department)) names.push(s.department);
   }
   return names;
@@ -157,7 +168,8 @@ function serviceCard(s) {
   return card;
 }
 
-function fillList(list, services, { grouped = false, emptyText = t("kiosk.empty") } = {}) {
+function fillList(list, all, { grouped = false, emptyText = t("kiosk.empty") } = {}) {
+  const services = offered(all);
   list.replaceChildren();
   if (!services.length) {
     const empty = document.createElement("div");
