@@ -32,9 +32,15 @@ class NodeProcess:
     """`hall edge run --config FILE` in a subprocess, with its files in `folder`."""
 
     def __init__(
-        self, folder: Path, hall: BenchHall, synchronous: Synchronous, profile: Path | None = None
+        self,
+        folder: Path,
+        hall: BenchHall,
+        synchronous: Synchronous,
+        profile: Path | None = None,
+        extra_clients: Sequence[tuple[str, str, str, str]] = (),
     ) -> None:
         self.folder = folder
+        self.extra_clients = list(extra_clients)  # (id, kind, area, token)
         self.hall = hall
         self.synchronous = synchronous
         self.profile = profile
@@ -57,6 +63,7 @@ class NodeProcess:
         clients = [
             ("kiosk-1", "kiosk", AREA, self.hall.kiosk_token),
             ("admin", "admin", "", self.hall.admin_token),
+            *self.extra_clients,
         ]
         lines = [
             "[node]",
