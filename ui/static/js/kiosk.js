@@ -32,6 +32,7 @@ const state = {
   chosen: null, // the service being confirmed
   intent: "", // the Idempotency-Key of this confirmation: every tap on it is one request
   busy: false,
+  me: null, // who the edge took this kiosk's token for (the relay's welcome)
   green: false,
   phone: "",
   smsOpen: false,
@@ -519,6 +520,19 @@ async function loadQr(ticketId) {
 
 // ------------------------------------------------------------------ booking check-in
 
+/**
+ * A booking QR scanned at this kiosk's scanner checks the citizen in on the edge (and prints
+ * the ticket there): show the ticket here too. This kiosk's own check-in shows its answer.
+ */
+function scannedHere(event) {
+  if (event.type !== "ticket.issued" || !state.me) return;
+  const ticket = event.ticket || {};
+  if (ticket.source !== "booking" || ticket.issued_by !== `kiosk:${state.me.id}`) return;
+  if (state.busy) return; // this kiosk's own check-in is on its way: its answer shows it
+  const showing = document.body.dataset.sheet === "result" && $("result").dataset.ticket === ticket.id;
+  if (!showing) showResult(ticket, { paperless: paperlessOnly(), checkedIn: true });
+}
+
 const CHECKIN = {
   phone: { max: 11, valid: (v) => /^1\d{10}$/.test(v), x: false },
   id_number: { max: 18, valid: (v) => /^\d{17}[\dX]$/.test(v), x: true },
@@ -707,8 +721,12 @@ function start() {
   }
   setInterval(() => state.live === "online" && loadServices(), REFRESH_MS);
   new LiveConnection({
-    channels: [`area:${state.area}`],
+    channels: [`area:${state.area}`, `events:${state.area}`],
     token,
+    onWelcome: (identity) => {
+      state.me = identity;
+    },
+    onEvent: (_channel, event) => scannedHere(event),
     onData: (_channel, data) => applyAreaStatus(data),
     onState: liveState,
     onError: (_channel, error) => showNotice(t("live.error"), error.message || error.code || ""),

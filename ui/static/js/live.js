@@ -19,15 +19,18 @@ export function pageToken(search = window.location.search) {
  *
  * onData(channel, data, message)   a status channel's snapshot or update (newest only)
  * onEvent(channel, event)          each event of an events: channel, in order
+ * onWelcome(identity)              who the edge took the token for: {kind, id, area, window}
  * onState(state, detail)           "connecting" | "online" | "offline" | "unauthorized"
  * onError(channel, error)          a refusal ({code, message}) from the edge
  */
 export class LiveConnection {
-  constructor({ channels, token, onData, onEvent, onState, onError, url }) {
+  constructor({ channels, token, onData, onEvent, onState, onError, onWelcome, url }) {
     this.channels = channels;
     this.token = token;
     this.onData = onData || (() => {});
     this.onEvent = onEvent || (() => {});
+    this.onWelcome = onWelcome || (() => {});
+    this.identity = null;
     this.onState = onState || (() => {});
     this.onError = onError || ((channel, error) => console.warn("live", channel, error));
     this.url = url || liveUrl(token);
@@ -81,6 +84,8 @@ export class LiveConnection {
     const { channel, type, seq, data } = message;
     if (type === "welcome") {
       this.attempt = 0;
+      this.identity = data || null;
+      this.onWelcome(this.identity);
       this.subscribe();
       this.setState("online");
     } else if (type === "snapshot" || type === "update") {
