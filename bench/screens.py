@@ -64,12 +64,15 @@ new MutationObserver(() => {
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
 # the caller page notes each click on 下一位 before its own handler runs, and its own number
-_WATCH_CLICKS = _WATCH_CENTRAL + """
+_WATCH_CLICKS = (
+    _WATCH_CENTRAL
+    + """
 window.__clicks = [];
 document.addEventListener("click", (event) => {
   if (event.target.closest('[data-action="next"]')) window.__clicks.push(Date.now());
 }, true);
 """
+)
 
 
 @dataclass

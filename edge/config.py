@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = ["ApiClient", "ConfigError", "EdgeConfig", "load_config", "reference", "token_digest"]
 
@@ -29,12 +29,22 @@ class ApiClient(_Section):
     """A device or service allowed to call the edge API with a bearer token."""
 
     id: str = Field(description="client id, e.g. kiosk-1")
-    kind: Literal["kiosk", "pad", "display", "admin", "cloud"] = Field(
-        description="what the client may do"
+    kind: Literal["kiosk", "pad", "display", "caller", "admin", "cloud"] = Field(
+        description="what the client may do: `kiosk` takes tickets in its area; `pad` is a "
+        "window's evaluation Pad; `display` shows its area; `caller` is a window's staff PC "
+        "(its page `/screen/caller/<window>?token=…`): it watches its window and takes over "
+        "the session a staff card opens there, and calls nothing else by itself; `admin` and "
+        "`cloud` run the hall"
     )
     area: str = Field("", description="calling area of a kiosk or display")
-    window: str = Field("", description="window of a pad")
+    window: str = Field("", description="window of a pad or caller (required for a caller)")
     token_sha256: str = Field(description="SHA-256 hex digest of the client's token")
+
+    @model_validator(mode="after")
+    def _caller_has_window(self) -> ApiClient:
+        if self.kind == "caller" and not self.window:
+            raise ValueError(f"client {self.id}: a caller belongs to a window (window = ...)")
+        return self
 
 
 class ApiConfig(_Section):
@@ -159,12 +169,26 @@ def reference() -> str:
     for section_name, field in EdgeConfig.model_fields.items():
         model = field.annotation
         assert isinstance(model, type) and issubclass(model, BaseModel)
-        lines.append(f"## [{section_name}]")
-        lines.append("")
-        lines.append("| key | default | meaning |")
-        lines.append("|---|---|---|")
+        lines += _table(f"[{section_name}]", model)
         for key, sub in model.model_fields.items():
-            default = sub.get_default(call_default_factory=True)
-            lines.append(f"| `{key}` | `{default!r}` | {sub.description or ''} |")
-        lines.append("")
+            # a list of tables (`[[api.clients]]`) gets a table of its own keys
+            args = get_args(sub.annotation)
+            item = args[0] if len(args) == 1 else None
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                lines += _table(f"[[{section_name}.{key}]]", item, note=item.__doc__ or "")
     return "\n".join(lines)
+
+
+def _table(title: str, model: type[BaseModel], note: str = "") -> list[str]:
+    lines = [f"## {title}", ""]
+    if note:
+        lines += [note.strip(), ""]
+    lines += ["| key | default | meaning |", "|---|---|---|"]
+    for key, sub in model.model_fields.items():
+        if sub.is_required():
+            default = "required"
+        else:
+            default = f"`{sub.get_default(call_default_factory=True)!r}`"
+        lines.append(f"| `{key}` | {default} | {sub.description or ''} |")
+    lines.append("")
+    return lines

@@ -27,7 +27,7 @@ _verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
 class Principal:
     """The caller of one request; `kind` decides what it may do."""
 
-    kind: str  # kiosk | pad | display | admin | cloud | staff
+    kind: str  # kiosk | pad | display | caller | admin | cloud | staff
     id: str
     area: str = ""
     window: str = ""

@@ -87,12 +87,14 @@ def parse_channel(name: object, engine: QueueEngine) -> Channel:
 
 def check_allowed(principal: Principal, channel: Channel, hall: HallIndex) -> None:
     """Admin, cloud and staff watch the whole hall; a display or kiosk its own area (and the
-    windows in it); a Pad its own window and its area's events (its prompts come as events)."""
+    windows in it); a Pad its own window and its area's events (its prompts come as events); a
+    caller PC its own window (to see a staff card log in there)."""
     if principal.kind in _WHOLE_HALL:
         return
     if principal.kind in ("display", "kiosk") and channel.area(hall) == principal.area:
         return
-    if principal.kind == "pad" and channel.kind == "window" and channel.id == principal.window:
+    own_window = channel.kind == "window" and channel.id == principal.window
+    if principal.kind in ("pad", "caller") and own_window:
         return
     own = hall.windows.get(principal.window) if principal.kind == "pad" else None
     if own is not None and channel.kind == "events" and channel.id == own.area:

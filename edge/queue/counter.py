@@ -71,6 +71,29 @@ class CounterOperations:
 
         return self.store.write(now, "windowLogin", body)
 
+    def window_session(self, window_id: str, actor: str) -> dict[str, Any]:
+        """A new session for the staff member logged in at the window, for the window's own
+        caller PC: a staff card logs in at the window's reader, and the browser there takes
+        over. A window keeps one session, so the previous one ends (`window.session`)."""
+        window = self._window(window_id)
+        now = self.clock.now_ms()
+        token = secrets.token_urlsafe(32)
+
+        def body(tx: Transaction) -> dict[str, Any]:
+            state = tx.one("SELECT * FROM window_state WHERE window = ?", (window.id,))
+            if state is None or state["status"] not in _LOGGED_IN or state["staff"] is None:
+                raise QueueError("window_closed")
+            tx.run(
+                "UPDATE window_state SET session = ? WHERE window = ?", (_digest(token), window.id)
+            )
+            tx.event(
+                "window.session",
+                {"window": {"id": window.id}, "staff": {"id": state["staff"]}, "by": actor},
+            )
+            return {"token": token, "window": self._window_status(tx, window.id)}
+
+        return self.store.write(now, "windowSession", body, principal=actor)
+
     def session_window(self, token: str) -> tuple[str, str] | None:
         """The (window, staff) a session token belongs to, or None."""
         row = self.conn.execute(

@@ -1,14 +1,23 @@
-"""What the caller client's browser tests share: opening the page, logging in through the form,
-taking tickets at the kiosk, and changing the hall's rules through the real setup API."""
+"""What the caller client's browser tests share: opening the page, logging in through the form
+or by a staff card at the window's reader, taking tickets at the kiosk, changing the hall's rules
+through the real setup API, and pictures to send to the Pad."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
+from edge.config import ApiClient, ApiConfig, EdgeConfig, MqttConfig, NodeConfig, token_digest
+from edge.devices.cardlogin import CardLogin
+from edge.node import EdgeNode
 from tests.edge.hall import PASSWORD
-from tests.ui.conftest import Hall, named_hall
+from tests.ui.conftest import TOKENS, Hall, named_hall
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 SIDE_BAR: ViewportSize = {"width": 420, "height": 800}
@@ -81,3 +90,74 @@ async def waiting(hall: Hall, window_id: str = "w1") -> list[str]:
     """The numbers waiting for the window, in calling order."""
     body = await hall.call("GET", f"/windows/{window_id}/waiting", "admin")
     return [t["number"] for t in body["tickets"]]
+
+
+# ----------------------------------------------------------------------- card login
+
+
+CALLERS = {
+    name: ApiClient(id=name, kind="caller", window=w, token_sha256=token_digest(name))
+    for name, w in (("caller-w1", "w1"), ("caller-w2", "w2"))
+}  # each window's caller PC; its token is its name
+
+
+class CallerHall(Hall):
+    """conftest's hall, with a caller PC token for windows w1 and w2 besides the shared ones."""
+
+    async def start(self) -> None:
+        config = EdgeConfig(
+            node=NodeConfig(data_dir="data"),
+            api=ApiConfig(port=self.port),
+            mqtt=MqttConfig(enabled=False),
+        )
+        node = EdgeNode(
+            config,
+            self.base,
+            clock=self.clock,
+            extra_clients=[*TOKENS.values(), *CALLERS.values()],
+            setup=named_hall(),
+        )
+        await node.start()
+        self.node = node
+
+
+@contextlib.asynccontextmanager
+async def card_reader(hall: Hall, window: str) -> AsyncIterator[Callable[[str], None]]:
+    """A staff card reader registered at `window`, and the node's card login behind it; yields
+    `read(card)`. The test node runs without MQTT, so a read card is committed as the device
+    bus commits what a reader sends (`device.event`, type `card.read`); the rest is the node's
+    own path: CardLogin logs the card's staff member in at the reader's window."""
+    assert hall.node is not None and hall.node.engine is not None
+    assert hall.node.registry is not None
+    engine, registry = hall.node.engine, hall.node.registry
+    device = f"reader-{window}"
+    registry.register(engine.clock.now_ms(), device_id=device, kind="card_reader", window=window)
+    login = asyncio.create_task(CardLogin(engine, registry).run())
+
+    def read(card: str) -> None:
+        now = engine.clock.now_ms()
+        with engine.store.transaction(now) as tx:
+            event = {"device": {"id": device}, "type": "card.read", "ts": now}
+            tx.event("device.event", {**event, "data": {"card": card}})
+
+    try:
+        yield read
+    finally:
+        login.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await login
+
+
+# ----------------------------------------------------------------------- 剪刀截屏
+
+
+def form_picture(width: int = 800, height: int = 500) -> bytes:
+    """A PNG like a snip of a form on the staff PC: white, grey lines, one blue box."""
+    picture = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(picture)
+    for y in range(60, height - 40, 40):
+        draw.line([(40, y), (width - 40, y)], fill=(200, 200, 200), width=2)
+    draw.rectangle([(60, 20), (300, 44)], fill=(31, 95, 200))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()

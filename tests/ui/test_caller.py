@@ -1,20 +1,29 @@
 """The staff caller client (智慧政务客户端, §4.5, §5.1) in headless Chromium against a real edge
-node: log in, call, recall, finish and evaluate through the one-ticket-one-evaluation gate,
-transfer, 补证补件, abandon, pause, shortcuts, skins, lists, and the offline state."""
+node: log in by password or by a staff card at the window, call, recall, finish and evaluate
+through the one-ticket-one-evaluation gate, transfer, 补证补件, abandon, pause, shortcuts, skins,
+lists, the offline state, and 剪刀截屏 to the window's Pad."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.ui.caller_helpers import (
     DESKTOP,
     SIDE_BAR,
+    CallerHall,
     at_desk,
     caller_url,
+    card_reader,
     change_rules,
+    form_picture,
     log_in,
     open_caller,
     take,
@@ -285,3 +294,165 @@ async def test_skins_are_remembered_and_the_auto_call_counts_down_in_a_side_bar(
     await expect(page.locator("#result")).to_have_text("已自动呼叫 A001")
     await expect(banner).to_be_hidden()
     await screenshot(page, "caller-skin-dark-1280x800")
+
+
+# ----------------------------------------------------------------------- card login
+
+
+@pytest.fixture
+async def caller_hall(tmp_path: Path) -> AsyncIterator[CallerHall]:
+    running = CallerHall(tmp_path)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+        if running.session is not None:
+            await running.session.close()
+
+
+async def test_a_staff_card_read_at_the_window_logs_its_caller_pc_in_and_it_calls(
+    caller_hall: CallerHall, browser: Browser, page_errors: list[str]
+) -> None:
+    hall = caller_hall
+    page = await open_caller(browser, caller_url(hall, "w1", "?token=caller-w1"), page_errors)
+    pad_page = await open_caller(browser, caller_url(hall, "w1", "?token=pad-w1"), page_errors)
+    await expect(page.locator("#login-view")).to_be_visible()
+    async with card_reader(hall, "w1") as read:
+        # a Pad's token may watch the window too, but the edge gives it no session
+        async with pad_page.expect_response(lambda r: "/session" in r.url) as refused:
+            read("C1")
+        assert (await refused.value).status == 403
+        await at_desk(page)
+        await expect(page.locator("#result")).to_have_text("已刷卡登录：张敏")
+        await expect(page.locator("#desk-staff-name")).to_have_text("张敏")
+        await take(hall)
+        await button(page, "next").click()
+        await expect(page.locator("#current-number")).to_have_text("A001")
+        events = [e["type"] for e in (await hall.call("GET", "/events", "admin"))["events"]]
+        assert events.index("window.session") > events.index("window.login")
+        await expect(pad_page.locator("#login-view")).to_be_visible()  # it stays put
+        assert not await pad_page.evaluate("sessionStorage.getItem('smarthall.caller.session')")
+
+        await button(page, "finish").click()
+        await page.click("#btn-logout")
+        await expect(page.locator("#login-error")).to_have_text("已退出登录")
+        read("C2")  # the next shift's card: the page takes over again
+        await at_desk(page)
+        await expect(page.locator("#result")).to_have_text("已刷卡登录：李强")
+        assert (await window(hall))["staff"]["staff_no"] == "102"
+
+    # without a token the page is the password form it always was
+    plain = await open_caller(browser, caller_url(hall, "w2"), page_errors)
+    await log_in(plain, "101")
+    await at_desk(plain)
+    await expect(plain.locator("#desk-window-number")).to_have_text("2号窗口")
+
+
+# ----------------------------------------------------------------------- 剪刀截屏
+
+
+def reddish(pixel: tuple[int, ...]) -> bool:
+    r, g, b = pixel[:3]
+    return r > 170 and g < 110 and b < 110
+
+
+async def drag(page: Page, canvas: Locator, points: list[tuple[float, float]]) -> None:
+    """Press, move through `points` (fractions of the canvas), release."""
+    box = await canvas.bounding_box()
+    assert box is not None
+    at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    await page.mouse.move(*at[0])
+    await page.mouse.down()
+    for x, y in at[1:]:
+        await page.mouse.move(x, y, steps=4)
+    await page.mouse.up()
+
+
+async def pad_picture(hall: Hall, window_id: str = "w1") -> Image.Image | None:
+    """The screenshot the window's Pad shows now, read as the Pad reads it (None: nothing)."""
+    shot = (await hall.call("GET", f"/windows/{window_id}/pad", "pad-w1"))["screenshot"]
+    if shot is None:
+        return None
+    assert hall.session is not None
+    async with hall.session.get(
+        f"{hall.url}/api/windows/{window_id}/screenshot/{shot['id']}",
+        headers={"Authorization": "Bearer pad-w1"},
+    ) as resp:
+        assert resp.status == 200 and resp.content_type == "image/png"
+        return Image.open(io.BytesIO(await resp.read())).convert("RGB")
+
+
+async def test_staff_mark_up_a_snip_show_it_on_the_pad_and_take_it_back(
+    hall: Hall, browser: Browser, page_errors: list[str]
+) -> None:
+    page = await open_caller(browser, caller_url(hall), page_errors)
+    await log_in(page, "101")
+    await at_desk(page)
+    await page.keyboard.press("Control+Shift+S")
+    dialog = page.locator("#shot-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#shot-send")).to_be_disabled()
+    await screenshot(page, "caller-screenshot-empty-1280x800")
+
+    original = form_picture(800, 500)
+    await page.set_input_files(
+        "#shot-file", files=[{"name": "snip.png", "mimeType": "image/png", "buffer": original}]
+    )
+    canvas = page.locator("#shot-canvas")
+    await expect(canvas).to_be_visible()
+    await drag(page, canvas, [(0.3 + 0.04 * i, 0.5) for i in range(11)])  # pen: y = 250
+    await drag(page, canvas, [(0.3, 0.85), (0.7, 0.85)])  # a slip …
+    await page.keyboard.press("Control+Z")  # … undone
+    await dialog.locator('[data-tool="rect"]').click()
+    await drag(page, canvas, [(0.1, 0.2), (0.25, 0.35)])  # a box from (80, 100) to (200, 175)
+    await dialog.get_by_text("15 s").click()
+    await screenshot(page, "caller-screenshot-1280x800")
+    await page.click("#shot-send")
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#result")).to_have_text("截图已发送到 Pad，显示 15 秒")
+    banner = page.locator("#shot-banner")
+    await expect(banner).to_contain_text("Pad 正在展示截图（剩余")
+    await screenshot(page, "caller-screenshot-sent-1280x800")
+
+    shown = await pad_picture(hall)
+    assert shown is not None and shown.size == (800, 500)
+    plain = Image.open(io.BytesIO(original)).convert("RGB")
+    stroke = [(x, 250) for x in range(260, 541, 20)]
+    assert all(reddish(shown.getpixel(p)) for p in stroke), "the pen stroke is on the picture"
+    assert not any(reddish(plain.getpixel(p)) for p in stroke)
+    box_edge = [(80, y) for y in range(110, 170, 10)] + [(x, 100) for x in range(90, 200, 20)]
+    assert all(reddish(shown.getpixel(p)) for p in box_edge), "the box is on the picture"
+    undone = [(x, 425) for x in range(260, 541, 20)]
+    assert [shown.getpixel(p) for p in undone] == [plain.getpixel(p) for p in undone]
+    assert shown.getpixel((700, 460)) == plain.getpixel((700, 460))
+
+    await page.click("#shot-banner-dismiss")
+    await expect(banner).to_be_hidden()
+    await expect(page.locator("#result")).to_have_text("截图已从 Pad 收回")
+    assert await pad_picture(hall) is None
+    events = [e["type"] for e in (await hall.call("GET", "/events", "admin"))["events"]]
+    assert events.count("window.screenshot") == 1 and events.count("window.screenshot_cleared") == 1
+
+    # Ctrl+V of a snip at the desk opens the dialog with it; the same picture can go again
+    await page.evaluate(
+        """(b64) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const clipboard = new DataTransfer();
+          clipboard.items.add(new File([bytes], "snip.png", { type: "image/png" }));
+          document.body.dispatchEvent(
+            new ClipboardEvent("paste", { clipboardData: clipboard, bubbles: true }),
+          );
+        }""",
+        base64.b64encode(original).decode(),
+    )
+    await expect(dialog).to_be_visible()
+    await expect(canvas).to_be_visible()
+    await expect(page.locator("#shot-send")).to_be_enabled()
+    await page.set_viewport_size(SIDE_BAR)
+    await screenshot(page, "caller-screenshot-420x800")
+    await page.click("#shot-send")
+    await expect(page.locator("#result")).to_have_text("截图已发送到 Pad，显示 15 秒")  # as chosen
+    again = await pad_picture(hall)
+    assert again is not None and again.getpixel((300, 250)) == plain.getpixel((300, 250))
+    await screenshot(page, "caller-screenshot-sent-420x800")

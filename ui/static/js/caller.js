@@ -2,11 +2,15 @@
 // finish (and request the evaluation), transfer, 补证补件, abandon, pause, backstage, 一米线;
 // the waiting and called lists with search; the one-ticket-one-evaluation gate and the
 // auto-call countdown; skins; keyboard shortcuts. Every button is one API call with its own
-// Idempotency-Key and cannot fire twice (防连点, §4.5.2 item 4).
-// Address: /screen/caller/<window id>[?lang=en]
+// Idempotency-Key and cannot fire twice (防连点, §4.5.2 item 4). A staff card read at the
+// window's reader logs in here too (caller-card.js); 剪刀截屏 sends a marked-up picture to the
+// window's Pad (caller-screenshot.js).
+// Address: /screen/caller/<window id>[?lang=en][&token=<the window's caller PC token>]
 
 import { hallTimeZone, wallTime } from "./calendar.js";
-import { LiveConnection, showLiveState } from "./live.js";
+import { CardLoginWatch } from "./caller-card.js";
+import { ScreenshotDialog } from "./caller-screenshot.js";
+import { LiveConnection, pageToken, showLiveState } from "./live.js";
 import "./messages-caller.js";
 import { applyTexts, pageLanguage, translator } from "./messages.js";
 
@@ -48,7 +52,8 @@ const ACTIONS = {
   logout: { path: "logout" },
 };
 
-/** Keyboard shortcuts; they never fire while typing in a field or with a dialog open. */
+/** Keyboard shortcuts; they never fire while typing in a field or with a dialog open. F11 is
+ * left to the browser (full screen), and F5 and F12 too; Ctrl+Shift+S is free in Chromium. */
 const SHORTCUTS = {
   F1: "next",
   " ": "next",
@@ -61,6 +66,7 @@ const SHORTCUTS = {
   F8: "abandon",
   F9: "backstage",
   F10: "one_meter",
+  "Ctrl+Shift+S": "screenshot",
 };
 
 const state = {
@@ -93,17 +99,21 @@ class ApiError extends Error {
   }
 }
 
+/** One edge API call; `body` goes as JSON, or as it is when it is a Blob (a picture). */
 async function api(method, path, { body, key, token = state.session?.token } = {}) {
   const headers = { Accept: "application/json" };
+  const raw = body instanceof Blob;
   if (token) headers.Authorization = `Bearer ${token}`;
   if (key) headers["Idempotency-Key"] = key;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined) {
+    headers["Content-Type"] = raw ? body.type || "application/octet-stream" : "application/json";
+  }
   let response;
   try {
     response = await fetch(`/api${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
       cache: "no-store",
     });
   } catch (error) {
@@ -265,7 +275,9 @@ function fillWindowChoice(preferred) {
   if (state.windows.some((w) => w.id === previous)) select.value = previous;
 }
 
-function showLogin(message = "") {
+/** The login form; with the caller PC's token it also waits for a staff card (`armed`: a
+ * login already made at the window is taken too). */
+function showLogin(message = "", { armed = true } = {}) {
   stopLive();
   document.body.dataset.view = "login";
   $("desk-view").hidden = true;
@@ -277,6 +289,27 @@ function showLogin(message = "") {
   const staff = $("login-staff");
   if (!staff.value) staff.focus();
   else $("login-password").focus();
+  cardWatch.start({ armed });
+}
+
+/** A staff card logged someone in at this window: take over their session. */
+async function takeOverCardLogin(status) {
+  if (document.body.dataset.view !== "login" || $("login-submit").disabled) {
+    cardWatch.rearm();
+    return;
+  }
+  try {
+    const answer = await api("POST", `/windows/${encodeURIComponent(status.id)}/session`, {
+      token: callerToken,
+    });
+    const staff = answer.window.staff;
+    saveSession({ token: answer.token, window: answer.window.id, staff_no: staff.staff_no });
+    enterDesk(answer.window);
+    say("ok", t("caller.card.logged_in", { name: staff.name }));
+  } catch (error) {
+    if (error.status === 403 || error.status === 401) cardWatch.refuse();
+    else cardWatch.rearm(); // closed again meanwhile, or the edge did not answer
+  }
 }
 
 function loginMessage(error, windowId) {
@@ -307,6 +340,7 @@ async function submitLogin(event) {
   button.disabled = true;
   button.textContent = t("caller.login.submitting");
   $("login-error").textContent = "";
+  cardWatch.stop(); // this login is the page's own: no card take-over of it
   try {
     const answer = await api("POST", `/windows/${encodeURIComponent(windowId)}/login`, {
       body: { staff_no: staffNo, password },
@@ -317,6 +351,7 @@ async function submitLogin(event) {
   } catch (error) {
     $("login-error").textContent = loginMessage(error, windowId);
     $("login-password").select();
+    cardWatch.start({ armed: true }); // e.g. window_occupied: a card was read meanwhile
   } finally {
     button.disabled = false;
     button.textContent = t("caller.login.submit");
@@ -326,6 +361,7 @@ async function submitLogin(event) {
 // ------------------------------------------------------------------ the desk
 
 function enterDesk(status) {
+  cardWatch.stop();
   document.body.dataset.view = "desk";
   $("login-view").hidden = true;
   $("desk-view").hidden = false;
@@ -340,13 +376,17 @@ function enterDesk(status) {
   refreshLists(0);
 }
 
-function leaveDesk(messageKey) {
+/** Back to the login form. After the page's own logout the window is closed, so the next card
+ * login is taken (`armed`); a session that ended elsewhere (another page of this window took it
+ * over) is not taken back until the window has been seen closed. */
+function leaveDesk(messageKey, { armed = false } = {}) {
   if (!state.session) return; // already leaving
   stopLive();
   clearTimeout(state.listTimer);
   saveSession(null);
   state.win = null;
-  loadWindows().then(() => showLogin(messageKey ? t(messageKey) : ""));
+  screenshots.reset();
+  loadWindows().then(() => showLogin(messageKey ? t(messageKey) : "", { armed }));
 }
 
 function startLive(status) {
@@ -567,7 +607,8 @@ function say(kind, text) {
 }
 
 function press(action) {
-  if (action === "transfer") openTransfer();
+  if (action === "screenshot") screenshots.open();
+  else if (action === "transfer") openTransfer();
   else if (action === "abandon") openAbandon();
   else if (action === "logout") logout();
   else if (action === "supplement") supplement();
@@ -576,7 +617,7 @@ function press(action) {
 
 async function logout() {
   const answer = await perform("logout");
-  if (answer) leaveDesk("caller.login.logged_out");
+  if (answer) leaveDesk("caller.login.logged_out", { armed: true });
 }
 
 // ------------------------------------------------------------------ dialogs
@@ -768,8 +809,9 @@ function typing(target) {
 function onKey(event) {
   if (document.body.dataset.view !== "desk") return;
   if (typing(event.target) || document.querySelector("dialog[open]")) return;
-  if (event.ctrlKey || event.altKey || event.metaKey) return;
-  const name = event.shiftKey ? `Shift+${event.key}` : event.key;
+  if (event.altKey || event.metaKey) return;
+  const key = event.key.length === 1 ? event.key.toUpperCase() : event.key;
+  const name = `${event.ctrlKey ? "Ctrl+" : ""}${event.shiftKey ? "Shift+" : ""}${key}`;
   const action = SHORTCUTS[name];
   if (!action) return;
   event.preventDefault();
@@ -780,6 +822,26 @@ function onKey(event) {
   setTimeout(() => button.classList.remove("pressed"), 150);
   press(buttonAction(button));
 }
+
+// ------------------------------------------------------------------ card login and 剪刀截屏
+
+const callerToken = pageToken();
+const cardWatch = new CardLoginWatch({
+  windowId: pathWindow(),
+  token: callerToken,
+  onLogin: (status) => takeOverCardLogin(status),
+});
+const screenshots = new ScreenshotDialog({
+  api,
+  t,
+  newKey,
+  windowPath: () => `/windows/${encodeURIComponent(state.session.window)}`,
+  mayOpen: () => allowed("screenshot") && !document.querySelector("dialog[open]"),
+  onSent: (text) => say("ok", text),
+  onFailed: (error) => {
+    if (error.status === 401) leaveDesk("caller.login.expired");
+  },
+});
 
 // ------------------------------------------------------------------ start
 
