@@ -88,6 +88,22 @@ async def _edge_run(path: Path) -> int:
     return 0
 
 
+def _screen_lines(base: str, tokens: dict[str, dict[str, str]]) -> list[str]:
+    """The addresses of the east area's screens and of window 1's, with their tokens."""
+
+    def token(name: str) -> str:
+        return tokens[name]["token"] if name in tokens else ""
+
+    screens = [
+        ("kiosk", f"/screen/kiosk/east?token={token('kiosk-east')}"),
+        ("staff caller", f"/screen/caller/w01?token={token('caller-w01')}"),
+        ("window Pad", f"/screen/pad/w01?token={token('pad-w01')}"),
+        ("window display", f"/screen/window/w01?token={token('display-east')}"),
+        ("central display", f"/screen/central/east?token={token('display-east')}"),
+    ]
+    return [f"    {name:<16}{base}{path}" for name, path in screens]
+
+
 def _demo_data_dir(given: Path | None) -> Path:
     if given is not None:
         return given.resolve()
@@ -110,23 +126,20 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
     data_dir.mkdir(parents=True, exist_ok=True)
     tokens_file = data_dir / "tokens.json"
     setup = demo_setup(PasswordHasher().hash(DEMO_PASSWORD))
-    if tokens_file.exists():
-        tokens: dict[str, dict[str, str]] = json.loads(tokens_file.read_text())
-    else:
-        tokens = {"admin": {"kind": "admin", "token": secrets.token_urlsafe(24)}}
-        for area in setup.areas:
-            for kind in ("kiosk", "display"):
-                tokens[f"{kind}-{area.id}"] = {
-                    "kind": kind,
-                    "area": area.id,
-                    "token": secrets.token_urlsafe(24),
-                }
-        for window in setup.windows:
-            tokens[f"pad-{window.id}"] = {
-                "kind": "pad",
-                "window": window.id,
-                "token": secrets.token_urlsafe(24),
-            }
+    tokens: dict[str, dict[str, str]] = (
+        json.loads(tokens_file.read_text()) if tokens_file.exists() else {}
+    )
+    wanted = {"admin": {"kind": "admin"}}
+    for area in setup.areas:
+        for kind in ("kiosk", "display"):
+            wanted[f"{kind}-{area.id}"] = {"kind": kind, "area": area.id}
+    for window in setup.windows:
+        for kind in ("pad", "caller"):
+            wanted[f"{kind}-{window.id}"] = {"kind": kind, "window": window.id}
+    missing = {name: client for name, client in wanted.items() if name not in tokens}
+    if missing:  # a new demo, or one from before a kind of screen existed
+        for name, client in missing.items():
+            tokens[name] = {**client, "token": secrets.token_urlsafe(24)}
         tokens_file.write_text(json.dumps(tokens, indent=2))
         tokens_file.chmod(0o600)
     clients = [
@@ -190,6 +203,9 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         f'-d \'{{"business_type": "biz-reg"}}\' {base}/api/tickets',
         f"    curl -s -X POST -H 'Authorization: Bearer <session token>' "
         f"{base}/api/windows/w01/call-next",
+        "",
+        "  the screens (open them in a browser; Chromium in kiosk mode on the hall's devices):",
+        *_screen_lines(base, tokens),
         "",
         "  the east kiosk's printer, simulated (tickets as PNG in ./printed):",
         f"    hall device simulate printer --device printer-east --profile xprinter-xp-80c "

@@ -208,6 +208,11 @@ async def test_a_type_that_closes_while_the_citizen_chooses_says_why(
     ).to_have_text("暂无窗口受理")
     await both_sizes(desk, "closed")
 
+    # at lunch the hall is closed (§4.1.2 case 4): nothing is offered, and the kiosk says why
+    hall.clock.set(hall_time(WORKDAY, 12, 30))
+    await page.reload()
+    await expect(page.locator(".pane-categories .empty-why")).to_have_text("大厅非工作时间")
+
 
 async def test_a_booking_checks_in_by_phone_number_on_the_keypad(
     hall: Hall, browser: Browser, page_errors: list[str]

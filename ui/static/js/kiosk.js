@@ -176,6 +176,14 @@ function fillList(list, all, { grouped = false, emptyText = t("kiosk.empty") } =
     const empty = document.createElement("div");
     empty.className = "empty";
     empty.textContent = emptyText;
+    // nothing offered at all: say why, when one reason holds for every type (hall closed…)
+    const reasons = new Set(all.map((s) => s.unavailable_reason || "service_unavailable"));
+    if (all.length && reasons.size === 1) {
+      const why = document.createElement("small");
+      why.className = "empty-why";
+      why.textContent = t(`kiosk.reason.${[...reasons][0]}`);
+      empty.append(why);
+    }
     list.append(empty);
     return;
   }
