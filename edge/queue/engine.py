@@ -386,6 +386,7 @@ class QueueEngine(CounterOperations):
                     "waiting": s["waiting"],
                     "next": head["number"] if head else None,
                     "available": s["available"],
+                    "unavailable_reason": s["unavailable_reason"],
                 }
             )
         calls = self.conn.execute(

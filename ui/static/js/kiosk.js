@@ -327,7 +327,9 @@ function applyAreaStatus(data) {
       changed = true;
       continue;
     }
+    // a type opens or closes, or closes for another reason (the kiosk says which)
     if (live.available !== s.available) changed = true;
+    if ((live.unavailable_reason ?? null) !== (s.unavailable_reason ?? null)) changed = true;
     s.waiting = live.waiting;
   }
   if (changed) {
