@@ -315,3 +315,29 @@ async def test_the_kiosk_speaks_english(
     await expect(
         page.locator('.pane-categories .service[data-id="license"] .service-waiting small')
     ).to_have_text("waiting")
+
+
+async def test_citizens_browse_by_department(
+    hall: Hall, browser: Browser, page_errors: list[str]
+) -> None:
+    from tests.ui.conftest import named_hall
+
+    setup = named_hall()
+    departments = {"license": "市场监督管理局", "tax": "税务局"}
+    types = [
+        t.model_copy(update={"department": departments.get(t.id, "")}) for t in setup.business_types
+    ]
+    new = setup.model_copy(update={"version": 2, "business_types": types})
+    await hall.call("PUT", "/setup", "admin", json=new.model_dump(mode="json"))
+    await hall.login("w1", "101")
+    page = await open_kiosk(browser, hall, page_errors)
+    await expect(page.locator("body")).to_have_attribute("data-departments", "some")
+    await page.locator('.tab[data-tab="departments"]').click()
+    chips = page.locator("#department-chips button")
+    await expect(chips).to_have_text(["市场监督管理局", "税务局"])
+    await expect(page.locator("#department-list .service")).to_have_count(1)
+    await expect(page.locator('#department-list .service[data-id="license"]')).to_be_visible()
+    await chips.nth(1).click()
+    await expect(page.locator('#department-list .service[data-id="tax"]')).to_be_visible()
+    await expect(page.locator('#department-list .service[data-id="license"]')).to_have_count(0)
+    await both_sizes(page, "departments")
