@@ -13,11 +13,9 @@ from typing import Any
 from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from edge.config import ApiClient, ApiConfig, EdgeConfig, MqttConfig, NodeConfig, token_digest
 from edge.devices.cardlogin import CardLogin
-from edge.node import EdgeNode
 from tests.edge.hall import PASSWORD
-from tests.ui.conftest import TOKENS, Hall, named_hall
+from tests.ui.conftest import Hall, named_hall
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 SIDE_BAR: ViewportSize = {"width": 420, "height": 800}
@@ -93,32 +91,6 @@ async def waiting(hall: Hall, window_id: str = "w1") -> list[str]:
 
 
 # ----------------------------------------------------------------------- card login
-
-
-CALLERS = {
-    name: ApiClient(id=name, kind="caller", window=w, token_sha256=token_digest(name))
-    for name, w in (("caller-w1", "w1"), ("caller-w2", "w2"))
-}  # each window's caller PC; its token is its name
-
-
-class CallerHall(Hall):
-    """conftest's hall, with a caller PC token for windows w1 and w2 besides the shared ones."""
-
-    async def start(self) -> None:
-        config = EdgeConfig(
-            node=NodeConfig(data_dir="data"),
-            api=ApiConfig(port=self.port),
-            mqtt=MqttConfig(enabled=False),
-        )
-        node = EdgeNode(
-            config,
-            self.base,
-            clock=self.clock,
-            extra_clients=[*TOKENS.values(), *CALLERS.values()],
-            setup=named_hall(),
-        )
-        await node.start()
-        self.node = node
 
 
 @contextlib.asynccontextmanager

@@ -46,6 +46,8 @@ TOKENS = {
         ("pad-w1", "pad", "", "w1"),
         ("pad-w2", "pad", "", "w2"),
         ("pad-w3", "pad", "", "w3"),
+        ("caller-w1", "caller", "", "w1"),  # the caller PC beside each window
+        ("caller-w2", "caller", "", "w2"),
         ("admin", "admin", "", ""),
     )
 }  # each token is its client's name

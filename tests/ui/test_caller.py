@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -18,7 +16,6 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.ui.caller_helpers import (
     DESKTOP,
     SIDE_BAR,
-    CallerHall,
     at_desk,
     caller_url,
     card_reader,
@@ -299,22 +296,9 @@ async def test_skins_are_remembered_and_the_auto_call_counts_down_in_a_side_bar(
 # ----------------------------------------------------------------------- card login
 
 
-@pytest.fixture
-async def caller_hall(tmp_path: Path) -> AsyncIterator[CallerHall]:
-    running = CallerHall(tmp_path)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-        if running.session is not None:
-            await running.session.close()
-
-
 async def test_a_staff_card_read_at_the_window_logs_its_caller_pc_in_and_it_calls(
-    caller_hall: CallerHall, browser: Browser, page_errors: list[str]
+    hall: Hall, browser: Browser, page_errors: list[str]
 ) -> None:
-    hall = caller_hall
     page = await open_caller(browser, caller_url(hall, "w1", "?token=caller-w1"), page_errors)
     pad_page = await open_caller(browser, caller_url(hall, "w1", "?token=pad-w1"), page_errors)
     await expect(page.locator("#login-view")).to_be_visible()
