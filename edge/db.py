@@ -12,6 +12,8 @@ from typing import Literal
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from sync.ids import new_id
+
 __all__ = ["Checkpointer", "IncompatibleDatabase", "Synchronous", "migrations", "open_database"]
 
 log = logging.getLogger(__name__)
@@ -350,4 +352,26 @@ def m007_last_called(db: Database) -> None:
         CREATE INDEX tickets_area_last_called ON tickets (area, day, last_called_at)
             WHERE last_called_at IS NOT NULL
         """,
+    )
+
+
+@migrations()
+def m008_sync_state(db: Database) -> None:
+    # one row: this incarnation of the database (its epoch, after which sequence its events
+    # begin) and how far the cloud has acknowledged them (sync/protocol.py)
+    _run(
+        db,
+        """
+        CREATE TABLE sync_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            epoch TEXT NOT NULL,
+            epoch_start INTEGER NOT NULL,
+            mark INTEGER NOT NULL,
+            acked_at INTEGER,
+            last_error TEXT NOT NULL DEFAULT ''
+        )
+        """,
+    )
+    db.execute(
+        "INSERT INTO sync_state (id, epoch, epoch_start, mark) VALUES (1, ?, 0, 0)", [new_id()]
     )

@@ -17,9 +17,9 @@ def test_the_database_is_in_wal_mode_and_fully_migrated(tmp_path: Path) -> None:
     conn = open_database(tmp_path / "edge.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert applied[-1] == "m007_last_called" and len(applied) == 7
+    assert applied[-1] == "m008_sync_state" and len(applied) == 8
     reopened = open_database(tmp_path / "edge.sqlite3")
-    assert reopened.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert reopened.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 8
 
 
 def test_the_checkpointer_moves_the_wal_into_the_database(tmp_path: Path) -> None:

@@ -1,0 +1,126 @@
+"""Edge ↔ cloud sync, version 1: what crosses the wire and the rules both sides keep.
+
+Edge → cloud (ARCHITECTURE.md decision 3: at-least-once delivery, exactly-once effect):
+
+- The edge ships its event log in batches, in sequence order: `POST /sync/v1/events` with an
+  `EventBatch`. A batch chains on the one before it: `after` is the sequence number the cloud
+  must already hold for the batch to apply (the edge's log may have holes: sequence numbers
+  only grow). The cloud applies a batch in one transaction, stores each event once (by event
+  id, and by hall + epoch + sequence), and answers a `BatchAck` whose `mark` is the highest
+  sequence it holds for that epoch. A batch whose `after` is beyond the cloud's mark would
+  leave a gap: the cloud refuses it (409, `sync_gap`) and answers its mark; the edge re-sends
+  from there. A batch whose `after` is behind the mark is a replay: what the cloud holds is
+  skipped, the rest applied.
+- The edge advances its cursor only on an ack, and keeps acknowledged events for a while
+  (14 days by default), so that a cloud restored from a backup, whose mark went back, gets
+  them again (`GET /sync/v1/mark` tells the edge where the cloud stands).
+- An epoch names one incarnation of an edge database. A database that was restored or
+  reinstalled starts a new epoch, beginning after the last sequence it holds
+  (`epoch_start`): nothing it sends is mistaken for what an earlier incarnation sent.
+- A poison event (one the cloud cannot accept: unknown type, payload it cannot read) is
+  quarantined with its reason and counted as received; the events behind it go on.
+- Time: events carry the hall's clock (`at`); the batch carries the hall's clock when sent
+  (`sent_at`), from which the cloud keeps the hall's offset. Order comes from sequences only.
+
+Authentication: every request carries `Authorization: Bearer <hall id>.<hall secret>`, the
+credentials the cloud gave the hall when it was registered; a hall reads and writes only its
+own data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "MAX_BATCH",
+    "PROTOCOL_VERSION",
+    "BatchAck",
+    "EventBatch",
+    "Mark",
+    "Quarantined",
+    "SyncEvent",
+    "hall_credentials",
+    "parse_credentials",
+]
+
+PROTOCOL_VERSION = 1
+MAX_BATCH = 2000  # events in one batch
+_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyncEvent(_Wire):
+    """One row of the edge's event log, as it was committed."""
+
+    seq: int = Field(ge=1)
+    id: str = Field(pattern=_ID, description="globally unique (ULID)")
+    type: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$")
+    at: int = Field(description="the hall's clock when committed, ms since the epoch")
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatch(_Wire):
+    v: Literal[1] = 1
+    hall: str = Field(pattern=_ID)
+    epoch: str = Field(pattern=_ID, description="this incarnation of the edge database")
+    epoch_start: int = Field(
+        ge=0, description="the epoch's events are those after this sequence number"
+    )
+    after: int = Field(ge=0, description="the sequence the cloud must hold for this to apply")
+    sent_at: int = Field(description="the hall's clock when the batch was sent, ms")
+    events: list[SyncEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.after < self.epoch_start:
+            raise ValueError("after is before the epoch's start")
+        previous = self.after
+        for event in self.events:
+            if event.seq <= previous:
+                raise ValueError(f"event {event.seq} is not after {previous}: out of order")
+            previous = event.seq
+        return self
+
+
+class Quarantined(_Wire):
+    seq: int
+    id: str
+    reason: str
+
+
+class BatchAck(_Wire):
+    """The cloud's answer to a batch (also to a refused one: its mark says where it stands)."""
+
+    v: Literal[1] = 1
+    epoch: str
+    mark: int = Field(ge=0, description="the highest sequence the cloud holds for the epoch")
+    stored: int = Field(0, ge=0, description="events of this batch stored now")
+    duplicates: int = Field(0, ge=0, description="events of this batch it already held")
+    quarantined: list[Quarantined] = Field(default_factory=list)
+
+
+class Mark(_Wire):
+    """Where the cloud stands for one epoch of a hall (`GET /sync/v1/mark?epoch=`)."""
+
+    v: Literal[1] = 1
+    epoch: str
+    mark: int = Field(ge=0, description="0 when the cloud holds nothing of the epoch")
+    known: bool = Field(description="whether the cloud has seen the epoch at all")
+
+
+def hall_credentials(hall: str, secret: str) -> str:
+    """The bearer token of a hall."""
+    return f"{hall}.{secret}"
+
+
+def parse_credentials(token: str) -> tuple[str, str] | None:
+    """(hall id, secret) from a bearer token, or None when it is not one."""
+    hall, dot, secret = token.strip().rpartition(".")
+    if not dot or not hall or not secret:
+        return None
+    return hall, secret
