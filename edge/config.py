@@ -126,12 +126,32 @@ class VoiceConfig(_Section):
     edge_tts_timeout: float = Field(10.0, gt=0, description="seconds edge-tts may take a clip")
 
 
+class CloudConfig(_Section):
+    url: str = Field(
+        "", description="the cloud service's address, e.g. https://cloud.example; empty: no sync"
+    )
+    secret_file: str = Field(
+        "", description="file holding the hall's secret, given by the cloud when registered"
+    )
+    batch_size: int = Field(500, ge=1, le=2000, description="events in one batch to the cloud")
+    timeout_seconds: float = Field(10.0, gt=0, description="how long one request may take")
+    retain_days: int = Field(
+        14,
+        ge=1,
+        description="days acknowledged events stay on the edge (a restored cloud gets them again)",
+    )
+    max_backoff_seconds: float = Field(
+        300.0, gt=0, description="longest wait between attempts while the cloud is away"
+    )
+
+
 class EdgeConfig(_Section):
     node: NodeConfig = Field(default_factory=NodeConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    cloud: CloudConfig = Field(default_factory=CloudConfig)
 
     def data_path(self, base: Path) -> Path:
         return (base / self.node.data_dir).resolve()

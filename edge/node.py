@@ -12,7 +12,9 @@ from aiohttp import web
 
 from edge.api.app import create_app
 from edge.api.pad import PHOTOS
+from edge.api.sync import CLOUD_SYNC
 from edge.clock import Clock
+from edge.cloudsync import CloudSync
 from edge.config import ApiClient, EdgeConfig
 from edge.db import Checkpointer, open_database
 from edge.devices.bus import DeviceBus
@@ -58,6 +60,7 @@ class EdgeNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._checkpointer: Checkpointer | None = None
         self.voice: VoiceCalling | None = None
+        self.cloud_sync: CloudSync | None = None
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +90,9 @@ class EdgeNode:
             qr_base=self.config.node.ticket_qr_base,
         )
         app[PHOTOS] = self.data_dir / "photos"
+        self.cloud_sync = self._cloud_sync(engine)
+        if self.cloud_sync is not None:
+            app[CLOUD_SYNC] = self.cloud_sync
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
@@ -102,6 +108,8 @@ class EdgeNode:
             self._tasks.append(asyncio.create_task(printing.run()))
             self._tasks.append(asyncio.create_task(ScanCheckIn(engine, registry).run()))
             self._tasks.append(asyncio.create_task(CardLogin(engine, registry).run()))
+        if self.cloud_sync is not None:
+            self._tasks.append(asyncio.create_task(self.cloud_sync.run()))
         if self.voice is not None:
             self._tasks.append(asyncio.create_task(self.voice.run()))
             self._tasks.append(asyncio.create_task(self.voice.voice.fill()))
@@ -151,6 +159,22 @@ class EdgeNode:
                 now_ms=engine.clock.now_ms,
             )
         return registry, bus
+
+    def _cloud_sync(self, engine: QueueEngine) -> CloudSync | None:
+        cloud = self.config.cloud
+        if not cloud.url or not engine.configured:
+            return None
+        secret = (self.base / cloud.secret_file).read_text().strip() if cloud.secret_file else ""
+        return CloudSync(
+            engine,
+            url=cloud.url,
+            hall=engine.hall.hall.id,
+            secret=secret,
+            batch_size=cloud.batch_size,
+            timeout=cloud.timeout_seconds,
+            retain_days=cloud.retain_days,
+            max_backoff=cloud.max_backoff_seconds,
+        )
 
     def _voice(
         self, engine: QueueEngine, registry: DeviceRegistry, bus: DeviceBus | None

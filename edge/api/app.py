@@ -24,6 +24,7 @@ from edge.api.kiosk import KIOSK_OPERATIONS, QR_BASE
 from edge.api.pad import PAD_OPERATIONS
 from edge.api.relay import RelaySettings, setup_relay
 from edge.api.static import setup_static
+from edge.api.sync import SYNC_OPERATIONS
 from edge.api.voice import VOICE, VOICE_OPERATIONS
 from edge.config import ApiClient
 from edge.devices.bus import DeviceBus
@@ -414,6 +415,7 @@ OPERATIONS += VOICE_OPERATIONS
 OPERATIONS += KIOSK_OPERATIONS
 OPERATIONS += PAD_OPERATIONS
 OPERATIONS += CALLER_OPERATIONS
+OPERATIONS += SYNC_OPERATIONS
 
 
 # ----------------------------------------------------------------------- application

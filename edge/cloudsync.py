@@ -1,0 +1,257 @@
+"""Shipping the edge's event log to the cloud (sync/protocol.py), and its sync status.
+
+The edge sends what was committed after the cloud's mark, in batches, in sequence order, and
+moves its own mark only on the cloud's acknowledgement. It asks the cloud where it stands when
+it starts and after every failure: a cloud restored from a backup (its mark went back) gets the
+events again, from the acknowledged ones the edge keeps (`retain_days`, 14 by default); a lost
+acknowledgement (the cloud stored the batch, the answer never came) costs one replay that the
+cloud recognises. Failures back off exponentially with jitter. Nothing here blocks the hall:
+sync runs in its own task and only reads the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from edge.queue import QueueEngine
+from edge.queue.store import Event
+from sync.protocol import BatchAck, EventBatch, Mark, SyncEvent, hall_credentials
+
+__all__ = ["CloudSync", "SyncState", "sync_state"]
+
+log = logging.getLogger(__name__)
+
+_DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class SyncState:
+    epoch: str
+    epoch_start: int
+    mark: int
+    acked_at: int | None
+    last_error: str
+
+
+def sync_state(engine: QueueEngine) -> SyncState:
+    row = engine.conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
+    return SyncState(
+        row["epoch"], row["epoch_start"], row["mark"], row["acked_at"], row["last_error"]
+    )
+
+
+class CloudRefused(Exception):
+    """The cloud answered with a refusal that retrying will not mend (auth, a bad request)."""
+
+
+class CloudSync:
+    def __init__(
+        self,
+        engine: QueueEngine,
+        *,
+        url: str,
+        hall: str,
+        secret: str,
+        batch_size: int = 500,
+        timeout: float = 10.0,
+        retain_days: int = 14,
+        min_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+    ) -> None:
+        self.engine = engine
+        self.url = url.rstrip("/")
+        self.hall = hall
+        self.headers = {"Authorization": f"Bearer {hall_credentials(hall, secret)}"}
+        self.batch_size = batch_size
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.retain_ms = retain_days * _DAY_MS
+        self.min_backoff, self.max_backoff = min_backoff, max_backoff
+        self.last_success_ms: int | None = None
+        self.last_attempt_ms: int | None = None
+        self.sent_batches = 0
+        self.quarantined = 0
+        self._wake = asyncio.Event()
+        self._backoff = min_backoff
+        self._pruned_at = 0.0
+        # the highest sequence known to be committed: never send what a group commit may undo
+        row = engine.conn.execute("SELECT max(seq) FROM events").fetchone()
+        self._committed = int(row[0] or 0)
+        engine.store.subscribe(self._committed_events)
+
+    def _committed_events(self, events: list[Event]) -> None:
+        if events:
+            self._committed = max(self._committed, events[-1].seq)
+            self._wake.set()
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        """What operators see: how far behind, since when, and why (GET /api/sync)."""
+        state = sync_state(self.engine)
+        first = self.engine.conn.execute(
+            "SELECT at FROM events WHERE seq > ? AND seq > ? ORDER BY seq LIMIT 1",
+            (state.mark, state.epoch_start),
+        ).fetchone()
+        now = self.engine.clock.now_ms()
+        return {
+            "cloud": self.url,
+            "epoch": state.epoch,
+            "epoch_start": state.epoch_start,
+            "mark": state.mark,
+            "committed": self._committed,
+            "lag_events": max(0, self._committed - max(state.mark, state.epoch_start)),
+            "lag_seconds": round((now - first["at"]) / 1000, 1) if first else 0.0,
+            "last_success": state.acked_at,
+            "last_attempt": self.last_attempt_ms,
+            "last_error": state.last_error,
+            "quarantined": self.quarantined,
+        }
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession(timeout=self.timeout, headers=self.headers) as session:
+            ask_mark = True
+            while True:
+                self._wake.clear()
+                try:
+                    if ask_mark:
+                        await self._align(session)
+                        ask_mark = False
+                    sent = await self._send_one(session)
+                    self._backoff = self.min_backoff
+                    self._prune()
+                    if not sent:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                except asyncio.CancelledError:
+                    raise
+                except CloudRefused as exc:
+                    self._failed(str(exc))
+                    await asyncio.sleep(self._next_backoff(refused=True))
+                    ask_mark = True
+                except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+                    self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                    await asyncio.sleep(self._next_backoff())
+                    ask_mark = True
+
+    async def _align(self, session: aiohttp.ClientSession) -> None:
+        """Take the cloud's mark for this epoch as where to continue from."""
+        state = sync_state(self.engine)
+        async with session.get(
+            f"{self.url}/sync/v1/mark", params={"epoch": state.epoch}
+        ) as response:
+            body = await self._json(response)
+        mark = Mark.model_validate(body)
+        cursor = max(mark.mark, state.epoch_start)
+        if cursor != state.mark:
+            if cursor < state.mark:
+                log.warning(
+                    "cloud sync: the cloud holds epoch %s up to %s, behind our %s: re-sending",
+                    state.epoch, cursor, state.mark,
+                )  # fmt: skip
+            self._save(cursor, acked=False)
+
+    async def _send_one(self, session: aiohttp.ClientSession) -> bool:
+        """Send the next batch; False when there was nothing to send."""
+        state = sync_state(self.engine)
+        after = max(state.mark, state.epoch_start)
+        events = [
+            e
+            for e in self.engine.store.events_after(after, limit=self.batch_size)
+            if e.seq <= self._committed
+        ]
+        if not events:
+            return False
+        batch = EventBatch(
+            hall=self.hall,
+            epoch=state.epoch,
+            epoch_start=state.epoch_start,
+            after=after,
+            sent_at=self.engine.clock.now_ms(),
+            events=[
+                SyncEvent(seq=e.seq, id=e.id, type=e.type, at=e.at, payload=e.payload)
+                for e in events
+            ],
+        )
+        self.last_attempt_ms = self.engine.clock.now_ms()
+        async with session.post(
+            f"{self.url}/sync/v1/events",
+            data=batch.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            if response.status == 409:
+                # a gap: the cloud holds less than we thought; continue from its mark
+                body = await response.json(content_type=None)
+                mark = int(body.get("mark", 0))
+                log.warning("cloud sync: gap at %s, the cloud holds up to %s", after, mark)
+                self._save(max(mark, state.epoch_start), acked=False)
+                return True
+            body = await self._json(response)
+        ack = BatchAck.model_validate(body)
+        if ack.epoch != state.epoch:
+            raise ValueError(f"the cloud answered for epoch {ack.epoch}, not {state.epoch}")
+        for q in ack.quarantined:
+            log.warning("cloud sync: event %s (%s) quarantined: %s", q.seq, q.id, q.reason)
+        self.quarantined += len(ack.quarantined)
+        self.sent_batches += 1
+        self._save(ack.mark, acked=True)
+        return True
+
+    async def _json(self, response: aiohttp.ClientResponse) -> Any:
+        text = await response.text()
+        if response.status >= 500:
+            raise aiohttp.ClientResponseError(
+                response.request_info, (), status=response.status, message=text[:200]
+            )
+        if response.status >= 400:
+            raise CloudRefused(f"the cloud refused ({response.status}): {text[:300]}")
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"the cloud's answer is not JSON: {text[:200]!r}") from exc
+
+    # ------------------------------------------------------------------ state
+
+    def _save(self, mark: int, *, acked: bool) -> None:
+        now = self.engine.clock.now_ms()
+        with self.engine.store.transaction(now) as tx:
+            if acked:
+                tx.run(
+                    "UPDATE sync_state SET mark = ?, acked_at = ?, last_error = '' WHERE id = 1",
+                    (mark, now),
+                )
+            else:
+                tx.run("UPDATE sync_state SET mark = ? WHERE id = 1", (mark,))
+        if acked:
+            self.last_success_ms = now
+
+    def _failed(self, error: str) -> None:
+        log.warning("cloud sync: %s", error)
+        with self.engine.store.transaction(self.engine.clock.now_ms()) as tx:
+            tx.run("UPDATE sync_state SET last_error = ? WHERE id = 1", (error[:500],))
+
+    def _next_backoff(self, *, refused: bool = False) -> float:
+        """Exponential backoff with full jitter; a refusal waits the longest."""
+        delay = self.max_backoff if refused else self._backoff
+        self._backoff = min(self._backoff * 2, self.max_backoff)
+        return random.uniform(delay / 2, delay)
+
+    def _prune(self) -> None:
+        """Drop acknowledged events older than the retention, at most once a minute."""
+        if time.monotonic() - self._pruned_at < 60:
+            return
+        self._pruned_at = time.monotonic()
+        state = sync_state(self.engine)
+        before = self.engine.clock.now_ms() - self.retain_ms
+        with self.engine.store.transaction(self.engine.clock.now_ms()) as tx:
+            tx.run("DELETE FROM events WHERE seq <= ? AND at < ?", (state.mark, before))
