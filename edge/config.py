@@ -143,6 +143,11 @@ class CloudConfig(_Section):
     max_backoff_seconds: float = Field(
         300.0, gt=0, description="longest wait between attempts while the cloud is away"
     )
+    booking_keys: list[str] = Field(
+        default_factory=list,
+        description="the cloud's Ed25519 public keys (base64url) that sign booking QR tokens; "
+        "a booking made while the hall was offline is checked in on its signature",
+    )
 
 
 class EdgeConfig(_Section):

@@ -28,6 +28,7 @@ from edge.publisher import EventPublisher
 from edge.queue import QueueEngine, QueueError
 from edge.voice.calling import DevicePlayers, LocalSpeaker, Output, VoiceCalling
 from edge.voice.prepare import voice_of
+from sync.bookingtoken import load_public_key
 from sync.hallsetup import Booking, HallSetup
 
 __all__ = ["EdgeNode"]
@@ -106,7 +107,9 @@ class EdgeNode:
                 engine, registry, bus, catalogue, qr_base=self.config.node.ticket_qr_base
             )
             self._tasks.append(asyncio.create_task(printing.run()))
-            self._tasks.append(asyncio.create_task(ScanCheckIn(engine, registry).run()))
+            keys = [load_public_key(k) for k in self.config.cloud.booking_keys]
+            scans = ScanCheckIn(engine, registry, booking_keys=keys)
+            self._tasks.append(asyncio.create_task(scans.run()))
             self._tasks.append(asyncio.create_task(CardLogin(engine, registry).run()))
         if self.cloud_sync is not None:
             self._tasks.append(asyncio.create_task(self.cloud_sync.run()))

@@ -27,6 +27,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "outside_hall_hours": (409, "不在大厅工作时间内"),
     "booking_already_checked_in": (409, "该预约已取号"),
     "booking_cancelled": (409, "该预约已取消"),
+    "invalid_booking_token": (403, "预约凭证无效,请到导办台咨询"),
     "window_closed": (409, "窗口未登录"),
     "window_busy": (409, "请先结束当前业务"),
     "window_occupied": (409, "该窗口已有工作人员登录"),

@@ -110,3 +110,50 @@ async def test_the_scanner_agent_turns_key_events_into_a_check_in(
         assert bus.online.get("scan-1") is True
     finally:
         await stop(tasks)
+
+
+async def test_a_booking_made_while_the_hall_was_offline_is_checked_in_on_its_signature(
+    engine: QueueEngine, mosquitto: Mosquitto
+) -> None:
+    from sync.bookingtoken import new_private_key, sign_booking
+
+    cloud_key, stranger = new_private_key(), new_private_key()
+    registry = DeviceRegistry(engine.store, prefix=PREFIX, hall=HALL)
+    registry.register(
+        engine.clock.now_ms(), device_id="scan-1", kind="scanner", area="main",
+        attached_to="kiosk-1",
+    )  # fmt: skip
+    engine.window_login("w1", engine.hall.staff["s1"])
+    # never synced to this edge: the cloud took it while the hall's link was down
+    unknown = Booking.model_validate(booking("NEW00001", "license", WORKDAY, "09:30", "10:00"))
+    other = Booking.model_validate(booking("NEW00002", "license", WORKDAY, "09:30", "10:00"))
+    scans = [
+        f"https://wx.example/b/{sign_booking('test-hall', unknown, cloud_key)}",
+        sign_booking("test-hall", other, stranger),  # a forgery
+        sign_booking("another-hall", other, cloud_key),  # genuine, but not this hall's
+    ]
+    bus = DeviceBus(
+        engine.store, host=mosquitto.host, port=mosquitto.port, prefix=PREFIX, hall=HALL
+    )
+    checkin = ScanCheckIn(engine, registry, booking_keys=[cloud_key.public_key()])
+    tasks = [asyncio.create_task(bus.run()), asyncio.create_task(checkin.run())]
+    scanner = Listener(mosquitto.host, mosquitto.port, "unused/#")
+    try:
+        await asyncio.wait_for(bus.subscribed(), 10)
+        for text in scans:
+            scan = {"v": 1, "type": "scanner.scanned", "ts": 1, "data": {"text": text}}
+            scanner.client.publish(
+                f"{PREFIX}/{HALL}/device/scan-1/event", json.dumps(scan), qos=1
+            ).wait_for_publish(5)
+        events = lambda: engine.store.events_after(0, 500)  # noqa: E731
+        await until(lambda: len([e for e in events() if e.type == "scanner.refused"]) == 2)
+        issued = [e for e in events() if e.type == "ticket.issued"]
+        assert len(issued) == 1 and issued[0].payload["ticket"]["booking_id"] == "bk-NEW00001"
+        refused = [e.payload for e in events() if e.type == "scanner.refused"]
+        assert [r["code"] for r in refused] == ["invalid_booking_token"] * 2
+        assert refused[0]["message"] == "预约凭证无效,请到导办台咨询"
+        known = engine.conn.execute("SELECT id FROM bookings ORDER BY id").fetchall()
+        assert [r["id"] for r in known] == ["bk-NEW00001"]  # the forgeries left nothing
+    finally:
+        scanner.close()
+        await stop(tasks)
