@@ -150,12 +150,25 @@ class CloudConfig(_Section):
     )
 
 
+class BackupConfig(_Section):
+    enabled: bool = Field(
+        True, description="take snapshots of the database on a schedule (`docs/backup.md`)"
+    )
+    folder: str = Field(
+        "backups",
+        description="where snapshots go, relative to node.data_dir; best on another disk",
+    )
+    interval_minutes: float = Field(60.0, gt=0, description="minutes between two snapshots")
+    keep: int = Field(48, ge=1, description="how many snapshots are kept; older ones are deleted")
+
+
 class EdgeConfig(_Section):
     node: NodeConfig = Field(default_factory=NodeConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    backup: BackupConfig = Field(default_factory=BackupConfig)
     cloud: CloudConfig = Field(default_factory=CloudConfig)
 
     def data_path(self, base: Path) -> Path:

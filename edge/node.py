@@ -13,6 +13,7 @@ from aiohttp import web
 from edge.api.app import create_app
 from edge.api.pad import PHOTOS
 from edge.api.sync import CLOUD_SYNC
+from edge.backup import NodeLock, SnapshotSchedule, hold_node_lock
 from edge.clock import Clock
 from edge.cloudsync import CloudSync
 from edge.config import ApiClient, EdgeConfig
@@ -60,12 +61,14 @@ class EdgeNode:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._checkpointer: Checkpointer | None = None
+        self._lock: NodeLock | None = None
         self.voice: VoiceCalling | None = None
         self.cloud_sync: CloudSync | None = None
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / self.config.database.path
+        self._lock = hold_node_lock(path)  # a restore refuses while it is held
         conn = open_database(path, self.config.database.synchronous, autocheckpoint=False)
         self._checkpointer = Checkpointer(path)
         self._checkpointer.start()
@@ -100,6 +103,12 @@ class EdgeNode:
         await site.start()
         self.port = _bound_port(site)
         self._tasks.append(asyncio.create_task(self._timers(engine)))
+        if self.config.backup.enabled:
+            b = self.config.backup
+            snapshots = SnapshotSchedule(
+                path, self.data_dir / b.folder, b.interval_minutes * 60, b.keep
+            )
+            self._tasks.append(asyncio.create_task(snapshots.run()))
         self._tasks.append(asyncio.create_task(LedScreens(engine, registry, catalogue).run()))
         if bus is not None:
             self._tasks.append(asyncio.create_task(bus.run()))
@@ -204,6 +213,8 @@ class EdgeNode:
             self.engine.conn.close()
         if self._checkpointer is not None:
             self._checkpointer.stop()
+        if self._lock is not None:
+            self._lock.release()
 
     def _load_files(self, engine: QueueEngine) -> None:
         node = self.config.node

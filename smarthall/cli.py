@@ -41,6 +41,25 @@ def main(argv: list[str] | None = None) -> int:
     run = edge_commands.add_parser("run", help="run an edge node from a TOML file")
     run.add_argument("--config", type=Path, required=True, help="the node's TOML configuration")
     edge_commands.add_parser("config-reference", help="print every configuration key")
+    backup = edge_commands.add_parser("backup", help="snapshot the node's database, online")
+    backup.add_argument("--config", type=Path, required=True, help="the node's TOML configuration")
+    backup.add_argument("--to", type=Path, help="file or folder (default: [backup] folder)")
+    restore = edge_commands.add_parser("restore", help="restore the stopped node's database")
+    restore.add_argument("--config", type=Path, required=True, help="the node's TOML configuration")
+    restore.add_argument("--from", dest="source", type=Path, required=True, help="the snapshot")
+    restore.add_argument(
+        "--numbers-from",
+        default="replaced",
+        help="where ticket numbering continues from: replaced (the replaced database; the "
+        "margin when it is gone), margin, or a database file (docs/backup.md)",
+    )
+    restore.add_argument("--number-margin", type=int, default=200, help="today's jump (200)")
+
+    cloud = commands.add_parser("cloud", help="the central cloud service")
+    cloud_commands = cloud.add_subparsers(dest="cloud_command", required=True)
+    for name, text in (("run", "run a cloud worker"), ("migrate", "update the database schema")):
+        sub = cloud_commands.add_parser(name, help=text)
+        sub.add_argument("--config", type=Path, required=True, help="the cloud's TOML file")
 
     devices_cli.add_parser(commands)
     voice_cli.add_parser(commands)
@@ -53,9 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         return devices_cli.run(args)
     if args.command == "voice":
         return voice_cli.run(args)
+    if args.command == "cloud":
+        from cloud import command
+
+        if args.cloud_command == "migrate":
+            return command.migrate(args.config)
+        return asyncio.run(command.run(args.config))
     if args.command == "demo":
         mqtt_host, _, mqtt_port = args.mqtt.rpartition(":")
         return asyncio.run(_demo(args.host, args.port, args.data, (mqtt_host, int(mqtt_port))))
+    if args.edge_command in ("backup", "restore"):
+        return _edge_backup(args)
     if args.edge_command == "config-reference":
         from edge.config import reference
 
@@ -65,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _edge_run(path: Path) -> int:
+    from edge.backup import DatabaseInUse
     from edge.config import ConfigError, load_config
     from edge.db import IncompatibleDatabase
     from edge.node import EdgeNode
@@ -78,13 +106,31 @@ async def _edge_run(path: Path) -> int:
     node = EdgeNode(config, path.resolve().parent)
     try:
         await node.start()
-    except IncompatibleDatabase as exc:
+    except (IncompatibleDatabase, DatabaseInUse) as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
     sys.stdout.write(f"edge node running: http://{config.api.host}:{node.port}/api/health\n")
     sys.stdout.flush()
     await until_stopped()
     await node.stop()
+    return 0
+
+
+def _edge_backup(args: argparse.Namespace) -> int:
+    from edge import backup
+    from edge.config import ConfigError
+
+    try:
+        if args.edge_command == "backup":
+            result: object = backup.backup_from_config(args.config, args.to)
+        else:
+            result = backup.restore_from_config(
+                args.config, args.source, args.numbers_from, args.number_margin
+            )
+    except (ConfigError, backup.BackupError) as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    sys.stdout.write(f"{result}\n")
     return 0
 
 
