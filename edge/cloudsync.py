@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 
+from edge.backup import PREVIOUS_EPOCHS
 from edge.queue import QueueEngine
 from edge.queue.store import Event
 from sync.protocol import BatchAck, EventBatch, Mark, SyncEvent, hall_credentials
@@ -125,6 +126,7 @@ class CloudSync:
                 self._wake.clear()
                 try:
                     if ask_mark:
+                        await self._finish_previous_epochs(session)
                         await self._align(session)
                         ask_mark = False
                     sent = await self._send_one(session)
@@ -162,20 +164,34 @@ class CloudSync:
             self._save(cursor, acked=False)
 
     async def _send_one(self, session: aiohttp.ClientSession) -> bool:
-        """Send the next batch; False when there was nothing to send."""
+        """Send the next batch of this epoch; False when there was nothing to send."""
         state = sync_state(self.engine)
         after = max(state.mark, state.epoch_start)
-        events = [
-            e
-            for e in self.engine.store.events_after(after, limit=self.batch_size)
-            if e.seq <= self._committed
-        ]
+        events = self._pending(after, self._committed)
         if not events:
             return False
+        mark, acked = await self._post(session, state.epoch, state.epoch_start, after, events)
+        self._save(max(mark, state.epoch_start), acked=acked)
+        return True
+
+    def _pending(self, after: int, through: int) -> list[Event]:
+        events = self.engine.store.events_after(after, limit=self.batch_size)
+        return [e for e in events if e.seq <= through]
+
+    async def _post(
+        self,
+        session: aiohttp.ClientSession,
+        epoch: str,
+        epoch_start: int,
+        after: int,
+        events: list[Event],
+    ) -> tuple[int, bool]:
+        """One batch to the cloud: the cloud's mark after it, and whether it was applied
+        (False: refused as a gap, the mark says where the cloud stands)."""
         batch = EventBatch(
             hall=self.hall,
-            epoch=state.epoch,
-            epoch_start=state.epoch_start,
+            epoch=epoch,
+            epoch_start=epoch_start,
             after=after,
             sent_at=self.engine.clock.now_ms(),
             events=[
@@ -190,22 +206,42 @@ class CloudSync:
             headers={"Content-Type": "application/json"},
         ) as response:
             if response.status == 409:
-                # a gap: the cloud holds less than we thought; continue from its mark
                 body = await response.json(content_type=None)
                 mark = int(body.get("mark", 0))
-                log.warning("cloud sync: gap at %s, the cloud holds up to %s", after, mark)
-                self._save(max(mark, state.epoch_start), acked=False)
-                return True
+                log.warning("cloud sync: gap at %s (epoch %s): the cloud holds up to %s",
+                            after, epoch, mark)  # fmt: skip
+                return mark, False
             body = await self._json(response)
         ack = BatchAck.model_validate(body)
-        if ack.epoch != state.epoch:
-            raise ValueError(f"the cloud answered for epoch {ack.epoch}, not {state.epoch}")
+        if ack.epoch != epoch:
+            raise ValueError(f"the cloud answered for epoch {ack.epoch}, not {epoch}")
         for q in ack.quarantined:
             log.warning("cloud sync: event %s (%s) quarantined: %s", q.seq, q.id, q.reason)
         self.quarantined += len(ack.quarantined)
         self.sent_batches += 1
-        self._save(ack.mark, acked=True)
-        return True
+        return ack.mark, True
+
+    async def _finish_previous_epochs(self, session: aiohttp.ClientSession) -> None:
+        """After a restore, the earlier epoch's events up to the snapshot that the cloud may
+        lack are sent under that epoch (edge/backup.py records them); then forgotten."""
+        raw = self.engine.store.meta(PREVIOUS_EPOCHS)
+        if not raw:
+            return
+        for previous in json.loads(raw):
+            epoch, start, end = (
+                previous["epoch"],
+                int(previous["epoch_start"]),
+                int(previous["end"]),
+            )
+            async with session.get(f"{self.url}/sync/v1/mark", params={"epoch": epoch}) as r:
+                cursor = max(Mark.model_validate(await self._json(r)).mark, start)
+            while cursor < end:
+                events = self._pending(cursor, end)
+                if not events:
+                    break  # pruned long ago: nothing left to give
+                cursor, _ = await self._post(session, epoch, start, cursor, events)
+        with self.engine.store.transaction(self.engine.clock.now_ms()):
+            self.engine.store.set_meta(PREVIOUS_EPOCHS, "[]")
 
     async def _json(self, response: aiohttp.ClientResponse) -> Any:
         text = await response.text()
