@@ -48,6 +48,7 @@ __all__ = [
 PROTOCOL_VERSION = 1
 MAX_BATCH = 2000  # events in one batch
 _ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+_INT64 = 2**63 - 1  # what both databases store
 
 
 class _Wire(BaseModel):
@@ -57,10 +58,12 @@ class _Wire(BaseModel):
 class SyncEvent(_Wire):
     """One row of the edge's event log, as it was committed."""
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=_INT64)
     id: str = Field(pattern=_ID, description="globally unique (ULID)")
     type: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$")
-    at: int = Field(description="the hall's clock when committed, ms since the epoch")
+    at: int = Field(
+        ge=0, le=_INT64, description="the hall's clock when committed, ms since the epoch"
+    )
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -69,10 +72,12 @@ class EventBatch(_Wire):
     hall: str = Field(pattern=_ID)
     epoch: str = Field(pattern=_ID, description="this incarnation of the edge database")
     epoch_start: int = Field(
-        ge=0, description="the epoch's events are those after this sequence number"
+        ge=0, le=_INT64, description="the epoch's events are those after this sequence number"
     )
-    after: int = Field(ge=0, description="the sequence the cloud must hold for this to apply")
-    sent_at: int = Field(description="the hall's clock when the batch was sent, ms")
+    after: int = Field(
+        ge=0, le=_INT64, description="the sequence the cloud must hold for this to apply"
+    )
+    sent_at: int = Field(ge=0, le=_INT64, description="the hall's clock when sent, ms")
     events: list[SyncEvent] = Field(min_length=1, max_length=MAX_BATCH)
 
     @model_validator(mode="after")

@@ -1,0 +1,190 @@
+"""The cloud's HTTP API: the admin calls (`/api/…`) and the halls' sync (`/sync/v1/…`).
+
+Stateless: every worker answers every request from the database, so several of them can run
+behind a load balancer (or share one port, `api.reuse_port`). The only thing a worker keeps is
+its cache of verified hall secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cloud.auth import HallAuth, check_admin
+from cloud.config import CloudConfig
+from cloud.db import migrate_async, open_engine
+from cloud.errors import ApiError
+from cloud.halls import register_hall, set_disabled, sync_status
+from cloud.ingest import EpochConflict, SyncGap, apply_batch, out_of_range, read_mark
+from cloud.reports import hall_counts
+from sync.protocol import BatchAck, EventBatch
+
+__all__ = ["CONFIG", "ENGINE", "create_app"]
+
+log = logging.getLogger(__name__)
+
+CONFIG = web.AppKey("config", CloudConfig)
+ENGINE = web.AppKey("engine", AsyncEngine)
+HALL_AUTH = web.AppKey("hall_auth", HallAuth)
+
+_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class NewHall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, pattern=_ID, description="the hall's id; a ULID when absent")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class HallChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disabled: bool
+
+
+def create_app(config: CloudConfig) -> web.Application:
+    app = web.Application(
+        client_max_size=int(config.api.max_body_mb * 1024 * 1024), middlewares=[_errors]
+    )
+    app[CONFIG] = config
+    app.cleanup_ctx.append(_database)
+    app.router.add_post("/api/halls", _register_hall)
+    app.router.add_patch("/api/halls/{hall}", _change_hall)
+    app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
+    app.router.add_get("/api/halls/{hall}/counts", _hall_counts)
+    app.router.add_get("/api/health", _health)
+    app.router.add_post("/sync/v1/events", _post_events)
+    app.router.add_get("/sync/v1/mark", _get_mark)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    if config.database.migrate_on_start:
+        await migrate_async(config.database.url)
+    engine = open_engine(config.database.url, pool_size=config.database.pool_size)
+    app[ENGINE] = engine
+    app[HALL_AUTH] = HallAuth(engine, config.api.token_cache_seconds)
+    yield
+    await engine.dispose()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _admin(request: web.Request) -> None:
+    admins = [a.token_sha256 for a in request.app[CONFIG].api.admins]
+    check_admin(request.headers.get("Authorization"), admins)
+
+
+async def _json_body(request: web.Request, model: type[_M]) -> _M:
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        raise ApiError("invalid_request", _first_error(exc)) from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+async def _health(request: web.Request) -> web.Response:
+    return _json({"ok": True})
+
+
+async def _register_hall(request: web.Request) -> web.Response:
+    _admin(request)
+    body = await _json_body(request, NewHall)
+    answer = await register_hall(request.app[ENGINE], body.id, body.name, _now_ms())
+    log.info("hall %s registered", answer["hall"]["id"])
+    return _json(answer, status=201)
+
+
+async def _change_hall(request: web.Request) -> web.Response:
+    _admin(request)
+    body = await _json_body(request, HallChange)
+    answer = await set_disabled(request.app[ENGINE], request.match_info["hall"], body.disabled)
+    return _json(answer)
+
+
+async def _hall_sync(request: web.Request) -> web.Response:
+    _admin(request)
+    answer = await sync_status(request.app[ENGINE], request.match_info["hall"], _now_ms())
+    return _json(answer)
+
+
+async def _hall_counts(request: web.Request) -> web.Response:
+    _admin(request)
+    counts = await hall_counts(
+        request.app[ENGINE], request.match_info["hall"], request.query.get("day")
+    )
+    return _json(counts.as_json())
+
+
+async def _post_events(request: web.Request) -> web.Response:
+    hall = await request.app[HALL_AUTH].hall(request.headers.get("Authorization"))
+    batch = await _json_body(request, EventBatch)
+    wrong = out_of_range(batch)
+    if wrong is not None:
+        raise ApiError("invalid_request", wrong)
+    if batch.hall != hall:
+        raise ApiError("forbidden", f"批次属于大厅 {batch.hall}")
+    try:
+        ack = await apply_batch(request.app[ENGINE], hall, batch, _now_ms())
+    except SyncGap as gap:
+        detail = f"云端标记为 {gap.mark}，批次从 {batch.after} 之后开始"
+        raise ApiError("sync_gap", detail, **_ack(gap.epoch, gap.mark)) from None
+    except EpochConflict as conflict:
+        detail = f"云端记录的起点为 {conflict.epoch_start}"
+        raise ApiError("epoch_conflict", detail, **_ack(conflict.epoch, conflict.mark)) from None
+    return web.Response(text=ack.model_dump_json(), content_type="application/json")
+
+
+def _ack(epoch: str, mark: int) -> dict[str, Any]:
+    """A refused batch's answer carries the BatchAck fields beside `error`: where to resume."""
+    return BatchAck(epoch=epoch, mark=mark).model_dump(mode="json")
+
+
+async def _get_mark(request: web.Request) -> web.Response:
+    hall = await request.app[HALL_AUTH].hall(request.headers.get("Authorization"))
+    epoch = request.query.get("epoch", "")
+    if not epoch or len(epoch) > 64:
+        raise ApiError("invalid_request", "缺少 epoch 参数")
+    mark = await read_mark(request.app[ENGINE], hall, epoch)
+    return web.Response(text=mark.model_dump_json(), content_type="application/json")
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+@web.middleware
+async def _errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return _json(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        code = _HTTP_CODES.get(exc.status)
+        if code is None or exc.status < 400:
+            raise
+        return _json(ApiError(code).body(), status=exc.status)
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(
+        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
+    )

@@ -1,0 +1,86 @@
+"""The cloud service's TOML configuration: typed, every key with a default and a description."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["AdminToken", "CloudConfig", "ConfigError", "load_config"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(
+        "sqlite+aiosqlite:///cloud.sqlite3",
+        description="`postgresql+asyncpg://user@host:port/db` in production; the default is "
+        "an embedded SQLite file (a relative path is relative to the configuration file)",
+    )
+    pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections per worker")
+    migrate_on_start: bool = Field(
+        True, description="bring the schema up to date when a worker starts"
+    )
+
+
+class AdminToken(_Section):
+    """An operator or service allowed to call the admin API (`/api/…`)."""
+
+    id: str = Field(description="who holds the token, e.g. ops")
+    token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 hex digest of the token"
+    )
+
+
+class ApiConfig(_Section):
+    host: str = Field("127.0.0.1", description="address the HTTP API listens on")
+    port: int = Field(8500, ge=0, le=65535, description="HTTP port; 0 picks a free one")
+    reuse_port: bool = Field(
+        False, description="SO_REUSEPORT: several workers (processes) share the port"
+    )
+    max_body_mb: float = Field(16.0, gt=0, description="largest request body accepted, MB")
+    token_cache_seconds: float = Field(
+        300.0, ge=0, description="how long a worker trusts a hall secret it has verified"
+    )
+    admins: list[AdminToken] = Field(
+        default_factory=list, description="admin tokens as SHA-256 digests"
+    )
+
+
+class NodeConfig(_Section):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="logging level"
+    )
+
+
+class CloudConfig(_Section):
+    node: NodeConfig = Field(default_factory=NodeConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+
+
+class ConfigError(Exception):
+    """The configuration file cannot be used; the message says where and why."""
+
+
+def load_config(path: Path) -> CloudConfig:
+    """The configuration in `path`, with a relative SQLite path made relative to its folder."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        config = CloudConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(lines)) from exc
+    url = config.database.url
+    scheme, sep, file = url.partition(":///")
+    if scheme.startswith("sqlite") and sep and file and file[0] not in "/:":
+        absolute = (path.resolve().parent / file).as_posix()
+        config.database.url = f"{scheme}:///{absolute}"
+    return config

@@ -1,0 +1,171 @@
+"""The cloud's database: its tables (SQLAlchemy Core), engines and migrations.
+
+PostgreSQL (asyncpg) in production and in the tests; SQLite (aiosqlite) as the embedded default
+for trials. The same statements run on both: the few dialect differences (upsert, JSONB, row
+locks) are chosen here, by the engine's dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+__all__ = [
+    "events",
+    "hall_epochs",
+    "halls",
+    "insert_ignoring_conflicts",
+    "is_postgresql",
+    "metadata",
+    "migrate",
+    "migrate_async",
+    "open_engine",
+    "quarantine",
+]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+metadata = sa.MetaData()
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite
+Payload = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+halls = sa.Table(
+    "halls",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("secret_hash", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+hall_epochs = sa.Table(
+    "hall_epochs",
+    metadata,
+    sa.Column("hall", sa.String(64), sa.ForeignKey("halls.id"), primary_key=True),
+    sa.Column("epoch", sa.String(64), primary_key=True),
+    sa.Column("epoch_start", sa.BigInteger, nullable=False),
+    sa.Column("mark", sa.BigInteger, nullable=False),
+    sa.Column("first_seen", sa.BigInteger, nullable=False),
+    sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("clock_offset_ms", sa.BigInteger, nullable=False),
+    sa.Column("last_batch_at", sa.BigInteger),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("hall", sa.String(64), primary_key=True),
+    sa.Column("epoch", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("offset_ms", sa.BigInteger, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Column("payload", Payload, nullable=False),
+    sa.UniqueConstraint("id", name="events_id_key"),
+    sa.Index("events_hall_type", "hall", "type"),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("hall", sa.String(64), primary_key=True),
+    sa.Column("epoch", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", Payload, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+)
+
+
+def open_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine for a `postgresql+asyncpg://` or `sqlite+aiosqlite://` address.
+
+    SQLite gets one connection per process (it has one writer anyway), WAL, and BEGIN
+    IMMEDIATE so that a transaction that reads before it writes cannot lose its lock.
+    """
+    url = _async_url(url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, pool_size=1, max_overflow=0)
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def is_postgresql(conn: AsyncConnection | AsyncEngine) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING` on any unique key, in the connection's dialect."""
+    if is_postgresql(conn):
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the newest schema (Alembic, `cloud/migrations/`)."""
+    asyncio.run(migrate_async(url))
+
+
+async def migrate_async(url: str) -> None:
+    engine = open_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            if is_postgresql(conn):
+                # several workers may start at once: one migrates, the others wait and find
+                # nothing left to do
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(7206853)"))
+            await conn.run_sync(_upgrade)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _async_url(url: str) -> str:
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver's own BEGIN off: ours below
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

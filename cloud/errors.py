@@ -1,0 +1,36 @@
+"""The cloud API's refusals: a code, a Chinese message and an HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["MESSAGES", "ApiError"]
+
+MESSAGES: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "请求格式不正确"),
+    "unauthorized": (401, "未认证或凭据无效"),
+    "forbidden": (403, "无权访问该大厅的数据"),
+    "unknown_hall": (404, "大厅不存在"),
+    "not_found": (404, "地址不存在"),
+    "method_not_allowed": (405, "不支持该请求方法"),
+    "hall_exists": (409, "大厅编号已存在"),
+    "sync_gap": (409, "批次与云端已有的事件之间有缺口，请从云端标记处重发"),
+    "epoch_conflict": (422, "该纪元的起点与云端记录不一致"),
+    "too_large": (413, "请求体过大"),
+}
+
+
+class ApiError(Exception):
+    """A refusal the API answers as `{"error": {"code", "message"}}` with its 4xx status;
+    `extra` fields go beside `error` (a refused batch carries the cloud's mark)."""
+
+    def __init__(self, code: str, detail: str = "", **extra: Any) -> None:
+        status, message = MESSAGES[code]
+        super().__init__(f"{code}: {detail or message}")
+        self.code = code
+        self.status = status
+        self.message = f"{message}：{detail}" if detail else message
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}, **self.extra}

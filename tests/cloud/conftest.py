@@ -1,0 +1,107 @@
+"""Cloud fixtures: a real PostgreSQL (the local server, or a private one started here), a
+fresh database per test module with the migrations run, and the cloud app on a test server."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from cloud.app import create_app
+from cloud.config import AdminToken, ApiConfig, CloudConfig, DatabaseConfig
+from cloud.db import migrate
+from cloud.devdb import PostgresServer, create_database, drop_database, postgres_server
+
+ADMIN_TOKEN = "admin-token-for-tests"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def postgresql_url(postgres: PostgresServer) -> Iterator[str]:
+    """A migrated database of the module's own, dropped afterwards."""
+    name = create_database(postgres, "smarthall_test")
+    url = postgres.url(name)
+    migrate(url)
+    yield url
+    drop_database(postgres, name)
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('cloud') / 'cloud.sqlite3'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each core test runs on PostgreSQL and on the embedded SQLite."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+def cloud_config(url: str, **api: Any) -> CloudConfig:
+    digest = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
+    return CloudConfig(
+        database=DatabaseConfig(url=url, migrate_on_start=False),
+        api=ApiConfig(admins=[AdminToken(id="ops", token_sha256=digest)], **api),
+    )
+
+
+@pytest.fixture
+async def cloud(database_url: str, aiohttp_client: Callable[..., Awaitable[TestClient]]) -> Any:
+    return await aiohttp_client(create_app(cloud_config(database_url)))
+
+
+async def register(cloud: TestClient, hall: str | None = None) -> tuple[str, dict[str, str]]:
+    """A newly registered hall: its id and the headers that authenticate it."""
+    hall = hall or f"hall-{secrets.token_hex(4)}"
+    response = await cloud.post("/api/halls", json={"id": hall, "name": "测试大厅"}, headers=ADMIN)
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    return hall, {"Authorization": f"Bearer {body['token']}"}
+
+
+def event(seq: int, type_: str = "ticket.issued", **payload: Any) -> dict[str, Any]:
+    """An edge event with a fresh id; a ticket event unless told otherwise."""
+    if not payload and type_.startswith("ticket."):
+        payload = {
+            "ticket": {
+                "id": f"t{seq}",
+                "business_type": "b1",
+                "day": "2025-01-06",
+                "window": "w01",
+                "staff": "s01",
+            }
+        }
+    return {
+        "seq": seq,
+        "id": f"e-{secrets.token_hex(8)}",
+        "type": type_,
+        "at": 1_736_000_000_000 + seq,
+        "payload": payload,
+    }
+
+
+def batch(
+    hall: str, events: list[dict[str, Any]], *, after: int, epoch: str = "ep1", epoch_start: int = 0
+) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "hall": hall,
+        "epoch": epoch,
+        "epoch_start": epoch_start,
+        "after": after,
+        "sent_at": 1_736_000_100_000,
+        "events": events,
+    }
