@@ -5,6 +5,7 @@ also when the cloud's answers get lost on the way back, and when the cloud loses
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import secrets
 from collections.abc import AsyncIterator
@@ -13,7 +14,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
+from cloud.db import events
 from cloud.node import CloudNode
 from edge.clock import ManualClock
 from edge.cloudsync import CloudSync, sync_state
@@ -94,13 +97,10 @@ def work_a_day(engine: QueueEngine, tickets: int, seed: int = 7) -> None:
         window = ("w1", "w2", "w3")[i % 3]
         area, business_type = served[window]
         engine.issue_ticket(area=area, business_type=business_type, source="kiosk", actor="k:1")
-        engine.call_next(window, "staff:x")
+        ticket = engine.call_next(window, "staff:x")["window"]["current"]["id"]
         if rng.random() < 0.1:
             engine.recall(window, "staff:x")
         engine.finish(window, "staff:x", request_evaluation=True)
-        ticket = engine.conn.execute(
-            "SELECT id FROM tickets WHERE window = ? ORDER BY called_at DESC LIMIT 1", (window,)
-        ).fetchone()["id"]
         if rng.random() < 0.9:
             engine.evaluate(ticket, rng.choice(EVALUATION_LEVELS), "pad:x")
         clock.advance(0.6)
@@ -295,3 +295,47 @@ async def forget_after(url: str, hall: str, seq: int) -> None:
             )
     finally:
         await engine.dispose()
+
+
+@pytest.mark.slow
+async def test_a_hall_clock_two_hours_off_and_jumping_back_changes_nothing(
+    cloud: Cloud, hall_engine: QueueEngine
+) -> None:
+    secret = await registered(cloud, hall_engine)
+    clock = hall_engine.clock
+    assert isinstance(clock, ManualClock)
+    clock.set(hall_time(WORKDAY, 11, 0))  # two hours ahead of the real 9:00
+    sync = syncing(hall_engine, cloud.base, secret)
+    task = asyncio.create_task(sync.run())
+    try:
+        work_a_day(hall_engine, 150, seed=21)
+        clock.set(hall_time(WORKDAY, 10, 15))  # an NTP fix: the clock jumps back 45 minutes
+        work_a_day(hall_engine, 150, seed=22)
+        await caught_up(sync)
+    finally:
+        await stop([task])
+    hall = hall_engine.hall.hall.id
+    assert await cloud.admin("GET", f"/api/halls/{hall}/counts") == edge_counts(hall_engine)
+    # the cloud keeps the log in the edge's order, whatever its timestamps say
+    engine = open_engine_for(cloud)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(events.c.seq, events.c.at)
+                    .where(events.c.hall == hall)
+                    .order_by(events.c.seq)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    seqs = [r[0] for r in rows]
+    ats = [r[1] for r in rows]
+    assert seqs == sorted(seqs) and len(seqs) == sync_state(hall_engine).mark
+    assert any(b < a for a, b in itertools.pairwise(ats))  # time went backwards
+
+
+def open_engine_for(cloud: Cloud) -> Any:
+    from cloud.db import open_engine
+
+    return open_engine(cloud.config.database.url)
