@@ -339,3 +339,70 @@ def open_engine_for(cloud: Cloud) -> Any:
     from cloud.db import open_engine
 
     return open_engine(cloud.config.database.url)
+
+
+@pytest.mark.slow
+async def test_an_edge_restored_from_an_hour_old_backup_doubles_nothing_and_reuses_no_number(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    from edge.backup import restore, take_snapshot
+
+    database = tmp_path / "hall" / "edge.sqlite3"
+    database.parent.mkdir()
+    clock = ManualClock(hall_time(WORKDAY, 9, 0))
+    setup = small_hall(id=f"hall-{secrets.token_hex(4)}")
+
+    def open_hall() -> QueueEngine:
+        engine = QueueEngine(open_database(database), clock)
+        if not engine.configured:
+            engine.apply_setup(setup)
+        return engine
+
+    engine = open_hall()
+    secret = await registered(cloud, engine)
+    sync = syncing(engine, cloud.base, secret)
+    task = asyncio.create_task(sync.run())
+    try:
+        work_a_day(engine, 100, seed=31)
+        snapshot = take_snapshot(database, tmp_path / "backups")
+        work_a_day(engine, 100, seed=32)  # the hour the backup does not have
+        await caught_up(sync)
+    finally:
+        await stop([task])
+    lost_hour = {r[0] for r in engine.conn.execute("SELECT id FROM events")}
+    engine.conn.close()
+
+    restored = restore(database, snapshot.path)  # the disk died; yesterday's copy comes back
+    engine = open_hall()
+    state = sync_state(engine)
+    assert state.epoch != restored.old_epoch and state.epoch_start == snapshot.seq
+    sync = syncing(engine, cloud.base, secret)
+    task = asyncio.create_task(sync.run())
+    try:
+        work_a_day(engine, 100, seed=33)
+        await caught_up(sync)
+    finally:
+        await stop([task])
+    hall = setup.hall.id
+    cloud_engine = open_engine_for(cloud)
+    try:
+        async with cloud_engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(events.c.id, events.c.epoch, events.c.type, events.c.payload).where(
+                        events.c.hall == hall
+                    )
+                )
+            ).all()
+    finally:
+        await cloud_engine.dispose()
+    ids = [r[0] for r in rows]
+    assert len(ids) == len(set(ids)), "an event stored twice"
+    now = {r[0] for r in engine.conn.execute("SELECT id FROM events")}
+    assert set(ids) == lost_hour | now  # the lost hour stays in the cloud, nothing came twice
+    numbers = [
+        (r[3]["ticket"]["day"], r[3]["ticket"]["number"]) for r in rows if r[2] == "ticket.issued"
+    ]
+    assert len(numbers) == 300 and len(set(numbers)) == 300, "a number given out twice"
+    assert {r[1] for r in rows} == {restored.old_epoch, state.epoch}
+    engine.conn.close()
