@@ -10,6 +10,7 @@ import logging
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from smarthall import devices_cli, voice_cli
@@ -134,6 +135,51 @@ def _edge_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo_cloud(data_dir: Path, host: str, hall: str, name: str) -> tuple[Any, str]:
+    """A cloud worker on an embedded SQLite database beside the demo's edge, the demo hall
+    registered with it (its secret kept in the data folder); the worker and its address."""
+    import hashlib
+
+    import aiohttp
+
+    from cloud.config import AdminToken, CloudConfig, DatabaseConfig
+    from cloud.config import ApiConfig as CloudApiConfig
+    from cloud.node import CloudNode
+
+    admin_file = data_dir / "cloud-admin.token"
+    if not admin_file.exists():
+        admin_file.write_text(secrets.token_urlsafe(24))
+        admin_file.chmod(0o600)
+    admin = admin_file.read_text().strip()
+    config = CloudConfig(
+        database=DatabaseConfig(url=f"sqlite+aiosqlite:///{data_dir / 'cloud.sqlite3'}"),
+        api=CloudApiConfig(
+            host=host,
+            port=0,
+            admins=[AdminToken(id="demo", token_sha256=hashlib.sha256(admin.encode()).hexdigest())],
+        ),
+    )
+    cloud = CloudNode(config)
+    await cloud.start()
+    url = f"http://{host}:{cloud.port}"
+    secret_file = data_dir / "hall.secret"
+    if not secret_file.exists():
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{url}/api/halls",
+                json={"id": hall, "name": name},
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as response,
+        ):
+            body = await response.json()
+        if response.status != 201:
+            raise RuntimeError(f"the demo cloud refused the demo hall: {body}")
+        secret_file.write_text(str(body["token"]).rpartition(".")[2])
+        secret_file.chmod(0o600)
+    return cloud, url
+
+
 def _screen_lines(base: str, tokens: dict[str, dict[str, str]]) -> list[str]:
     """The addresses of the east area's screens and of window 1's, with their tokens."""
 
@@ -164,6 +210,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
 
     from edge.broker import broker_answers, start_embedded_broker
     from edge.config import ApiClient, ApiConfig, EdgeConfig, MqttConfig, NodeConfig, token_digest
+    from edge.config import CloudConfig as EdgeCloudConfig
     from edge.db import IncompatibleDatabase
     from edge.demo import DEMO_PASSWORD, demo_bookings, demo_setup
     from edge.node import EdgeNode
@@ -205,10 +252,12 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         embedded = await start_embedded_broker()
         broker_host, broker_port, broker_kind = embedded.host, embedded.port, "embedded amqtt"
 
+    cloud, cloud_url = await _demo_cloud(data_dir, host, setup.hall.id, setup.hall.name)
     config = EdgeConfig(
         node=NodeConfig(data_dir=str(data_dir), ticket_qr_base="https://wx.smarthall.example"),
         api=ApiConfig(host=host, port=port, clients=clients),
         mqtt=MqttConfig(host=broker_host, port=broker_port),
+        cloud=EdgeCloudConfig(url=cloud_url, secret_file=str(data_dir / "hall.secret")),
     )
     today = dt.datetime.now(ZoneInfo(setup.hall.timezone)).date()
     node = EdgeNode(config, data_dir, setup=setup, bookings=demo_bookings(today))
@@ -240,6 +289,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         f"  data          {data_dir}",
         f"  staff login   staff numbers 1001–1012, password {DEMO_PASSWORD}",
         f"  tokens        {tokens_file}",
+        f"  cloud         {cloud_url}/api/health   (the hall's sync: {base}/api/sync, admin token)",
         "",
         "  try it: a window opens, a kiosk takes a ticket, the window calls it",
         f'    curl -s -X POST -d \'{{"staff_no": "1001", "password": "{DEMO_PASSWORD}"}}\' '
@@ -264,6 +314,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
     sys.stdout.flush()
     await until_stopped()
     await node.stop()
+    await cloud.stop()
     if embedded is not None:
         await embedded.stop()
     return 0
