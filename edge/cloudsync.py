@@ -124,6 +124,7 @@ class CloudSync:
             ask_mark = True
             while True:
                 self._wake.clear()
+                self._prune()  # what the cloud acknowledged may go, whether it answers now or not
                 try:
                     if ask_mark:
                         await self._finish_previous_epochs(session)
@@ -131,7 +132,6 @@ class CloudSync:
                         ask_mark = False
                     sent = await self._send_one(session)
                     self._backoff = self.min_backoff
-                    self._prune()
                     if not sent:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), timeout=5.0)

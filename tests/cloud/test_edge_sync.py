@@ -406,3 +406,35 @@ async def test_an_edge_restored_from_an_hour_old_backup_doubles_nothing_and_reus
     assert len(numbers) == 300 and len(set(numbers)) == 300, "a number given out twice"
     assert {r[1] for r in rows} == {restored.old_epoch, state.epoch}
     engine.conn.close()
+
+
+async def test_acknowledged_events_are_kept_two_weeks_and_unsent_ones_for_ever(
+    cloud: Cloud, hall_engine: QueueEngine
+) -> None:
+    secret = await registered(cloud, hall_engine)
+    sync = syncing(hall_engine, cloud.base, secret)
+    task = asyncio.create_task(sync.run())
+    try:
+        work_a_day(hall_engine, 20, seed=41)
+        await caught_up(sync)
+    finally:
+        await stop([task])
+    acked = sync_state(hall_engine).mark
+    clock = hall_engine.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(13 * 86_400)
+    hall_engine.issue_ticket(area="main", business_type="license", source="kiosk", actor="k:1")
+    await cloud.stop()  # this one the cloud does not get
+
+    def kept() -> int:
+        return int(hall_engine.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    before = kept()
+    for days, still in ((0, before), (2, before - acked)):  # 13 days, then 15 days old
+        clock.advance(days * 86_400)
+        sync = syncing(hall_engine, cloud.base, secret)
+        task = asyncio.create_task(sync.run())
+        await asyncio.sleep(0.3)
+        await stop([task])
+        assert kept() == still
+    assert sync.status()["lag_events"] == 1  # the unsent event stays until the cloud has it
