@@ -101,19 +101,19 @@ def pcscd() -> Iterator[None]:
         proc = subprocess.Popen(
             [binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # ready when PC/SC lists the virtual reader
-        try:
-            if any("Virtual PCD" in str(r) for r in readers()):
-                break
-        except Exception:  # pcscd is still starting
-            pass
-        time.sleep(0.1)
-    else:
-        raise AssertionError("pcscd did not come up with the vpcd reader")
     try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # ready when PC/SC lists the virtual reader
+            try:
+                if any("Virtual PCD" in str(r) for r in readers()):
+                    break
+            except Exception:  # pcscd is still starting
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("pcscd did not come up with the vpcd reader")
         yield
-    finally:
+    finally:  # the pcscd started here never outlives the test, even when it failed to start
         if proc is not None:
             proc.terminate()
             proc.wait(10)
