@@ -7,6 +7,7 @@ its cache of verified hall secrets.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -18,13 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.auth import HallAuth, check_admin
+from cloud.bookings import booking_page, parse_booking, save_booking
 from cloud.config import CloudConfig
 from cloud.db import migrate_async, open_engine
 from cloud.errors import ApiError
 from cloud.halls import register_hall, set_disabled, sync_status
 from cloud.ingest import EpochConflict, SyncGap, apply_batch, out_of_range, read_mark
 from cloud.reports import hall_counts
-from sync.protocol import BatchAck, EventBatch
+from cloud.setups import newest_setup, store_setup
+from cloud.signing import Signing, load_signing
+from sync.protocol import BatchAck, EventBatch, SigningKeys
 
 __all__ = ["CONFIG", "ENGINE", "create_app"]
 
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 CONFIG = web.AppKey("config", CloudConfig)
 ENGINE = web.AppKey("engine", AsyncEngine)
 HALL_AUTH = web.AppKey("hall_auth", HallAuth)
+SIGNING = web.AppKey("signing", Signing)
 
 _ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 _M = TypeVar("_M", bound=BaseModel)
@@ -57,13 +62,19 @@ def create_app(config: CloudConfig) -> web.Application:
     )
     app[CONFIG] = config
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_signing)
     app.router.add_post("/api/halls", _register_hall)
     app.router.add_patch("/api/halls/{hall}", _change_hall)
     app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
     app.router.add_get("/api/halls/{hall}/counts", _hall_counts)
+    app.router.add_put("/api/halls/{hall}/setup", _put_setup)
+    app.router.add_post("/api/halls/{hall}/bookings", _post_booking)
+    app.router.add_get("/api/signing/public-keys", _public_keys)
     app.router.add_get("/api/health", _health)
     app.router.add_post("/sync/v1/events", _post_events)
     app.router.add_get("/sync/v1/mark", _get_mark)
+    app.router.add_get("/sync/v1/config", _get_config)
+    app.router.add_get("/sync/v1/bookings", _get_bookings)
     return app
 
 
@@ -76,6 +87,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[HALL_AUTH] = HallAuth(engine, config.api.token_cache_seconds)
     yield
     await engine.dispose()
+
+
+async def _signing(app: web.Application) -> AsyncIterator[None]:
+    signing = load_signing(app[CONFIG].signing, app[CONFIG].database.url)
+    app[SIGNING] = signing
+    log.info("booking tokens are signed by the key whose public key is %s", signing.public_keys[0])
+    yield
 
 
 def _now_ms() -> int:
@@ -131,6 +149,71 @@ async def _hall_counts(request: web.Request) -> web.Response:
         request.app[ENGINE], request.match_info["hall"], request.query.get("day")
     )
     return _json(counts.as_json())
+
+
+async def _put_setup(request: web.Request) -> web.Response:
+    _admin(request)
+    hall = request.match_info["hall"]
+    answer = await store_setup(request.app[ENGINE], hall, await request.read(), _now_ms())
+    return _json(answer, status=201)
+
+
+async def _post_booking(request: web.Request) -> web.Response:
+    _admin(request)
+    body = parse_booking(await request.read())
+    answer, created = await save_booking(
+        request.app[ENGINE], request.match_info["hall"], body, request.app[SIGNING].key, _now_ms()
+    )
+    return _json({"booking": answer, "token": answer["token"]}, status=201 if created else 200)
+
+
+async def _public_keys(request: web.Request) -> web.Response:
+    keys = SigningKeys(keys=request.app[SIGNING].public_keys)
+    return web.Response(text=keys.model_dump_json(), content_type="application/json")
+
+
+async def _get_config(request: web.Request) -> web.Response:
+    hall = await request.app[HALL_AUTH].hall(request.headers.get("Authorization"))
+    after = _int_query(request, "after", 0)
+    async with request.app[ENGINE].connect() as conn:
+        newest = await newest_setup(conn, hall, after)
+    if newest is None:
+        return web.Response(status=204)
+    version, body = newest
+    # the body as stored: the edge validates it with its own model and reports what it refuses
+    return _json({"v": 1, "version": version, "setup": body})
+
+
+async def _get_bookings(request: web.Request) -> web.Response:
+    hall = await request.app[HALL_AUTH].hall(request.headers.get("Authorization"))
+    config = request.app[CONFIG].bookings
+    cursor = request.query.get("cursor") or None
+    if cursor is not None and len(cursor) > 200:
+        raise ApiError("invalid_request", "游标无效")
+    limit = min(_int_query(request, "limit", config.page_size), config.page_size)
+    page = await booking_page(
+        request.app[ENGINE],
+        hall,
+        cursor,
+        request.app[SIGNING].key,
+        window_days=config.window_days,
+        limit=max(limit, 1),
+        now=dt.datetime.now(dt.UTC),
+    )
+    return web.Response(text=page.model_dump_json(), content_type="application/json")
+
+
+def _int_query(request: web.Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError("invalid_request", f"{name} 不是整数") from None
+    if not 0 <= value < 2**63:
+        raise ApiError("invalid_request", f"{name} 超出范围")
+    return value
 
 
 async def _post_events(request: web.Request) -> web.Response:

@@ -8,7 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["AdminToken", "CloudConfig", "ConfigError", "load_config"]
+__all__ = [
+    "AdminToken",
+    "BookingsConfig",
+    "CloudConfig",
+    "ConfigError",
+    "SigningConfig",
+    "load_config",
+]
 
 
 class _Section(BaseModel):
@@ -57,10 +64,35 @@ class NodeConfig(_Section):
     )
 
 
+class SigningConfig(_Section):
+    private_key_file: str = Field(
+        "",
+        description="the Ed25519 key that signs booking QR tokens (base64url, raw 32 bytes; a "
+        "relative path is relative to the configuration file; empty: `signing.key` beside the "
+        "configuration file, or beside the SQLite database of a configuration made in code); "
+        "created, readable by its owner only, when missing at the first start. Every worker "
+        "reads the same file",
+    )
+    retired_public_keys: list[str] = Field(
+        default_factory=list,
+        description="public keys of earlier signing keys, still served to the edges so that "
+        "the QR codes they signed stay valid until those bookings are past",
+    )
+
+
+class BookingsConfig(_Section):
+    window_days: int = Field(
+        7, ge=1, le=90, description="the edges get the bookings of today and the days after"
+    )
+    page_size: int = Field(500, ge=1, le=2000, description="bookings in one page of a pull")
+
+
 class CloudConfig(_Section):
     node: NodeConfig = Field(default_factory=NodeConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    signing: SigningConfig = Field(default_factory=SigningConfig)
+    bookings: BookingsConfig = Field(default_factory=BookingsConfig)
 
 
 class ConfigError(Exception):
@@ -83,4 +115,7 @@ def load_config(path: Path) -> CloudConfig:
     if scheme.startswith("sqlite") and sep and file and file[0] not in "/:":
         absolute = (path.resolve().parent / file).as_posix()
         config.database.url = f"{scheme}:///{absolute}"
+    key_file = Path(config.signing.private_key_file or "signing.key")
+    if not key_file.is_absolute():
+        config.signing.private_key_file = str(path.resolve().parent / key_file)
     return config

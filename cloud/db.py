@@ -18,14 +18,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 __all__ = [
+    "bookings",
     "events",
+    "hall_counters",
     "hall_epochs",
+    "hall_setups",
     "halls",
     "insert_ignoring_conflicts",
     "is_postgresql",
     "metadata",
     "migrate",
     "migrate_async",
+    "next_change",
     "open_engine",
     "quarantine",
 ]
@@ -90,6 +94,48 @@ quarantine = sa.Table(
     sa.Column("received_at", sa.BigInteger, nullable=False),
 )
 
+hall_setups = sa.Table(
+    "hall_setups",
+    metadata,
+    sa.Column("hall", sa.String(64), sa.ForeignKey("halls.id"), primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    sa.Column("body", Payload, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+bookings = sa.Table(
+    "bookings",
+    metadata,
+    sa.Column("hall", sa.String(64), sa.ForeignKey("halls.id"), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("code", sa.String(32), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("id_number", sa.Text, nullable=False),
+    sa.Column("business_type", sa.String(64), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("slot_start", sa.Time, nullable=False),
+    sa.Column("slot_end", sa.Time, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("change_seq", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("hall", "code", name="bookings_hall_code_key"),
+    sa.UniqueConstraint("hall", "change_seq", name="bookings_hall_change_seq_key"),
+    sa.CheckConstraint(
+        "status IN ('booked', 'cancelled', 'checked_in')", name="bookings_status_check"
+    ),
+    sa.Index("bookings_hall_date", "hall", "date"),
+)
+
+# the per-hall change sequence of bookings: taking the next number locks the hall's row until
+# the commit, so a hall's booking changes commit in the order of their numbers
+hall_counters = sa.Table(
+    "hall_counters",
+    metadata,
+    sa.Column("hall", sa.String(64), sa.ForeignKey("halls.id"), primary_key=True),
+    sa.Column("booking_seq", sa.BigInteger, nullable=False),
+)
+
 
 def open_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for a `postgresql+asyncpg://` or `sqlite+aiosqlite://` address.
@@ -115,6 +161,20 @@ def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table) -> Any:
     if is_postgresql(conn):
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+async def next_change(conn: AsyncConnection, hall: str) -> int:
+    """The hall's next booking change number; the hall's counter stays locked until commit."""
+    insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(hall_counters)
+    statement = (
+        insert.values(hall=hall, booking_seq=1)
+        .on_conflict_do_update(
+            index_elements=[hall_counters.c.hall],
+            set_={"booking_seq": hall_counters.c.booking_seq + 1},
+        )
+        .returning(hall_counters.c.booking_seq)
+    )
+    return int((await conn.execute(statement)).scalar_one())
 
 
 def migrate(url: str) -> None:

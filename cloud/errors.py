@@ -17,6 +17,11 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "sync_gap": (409, "批次与云端已有的事件之间有缺口，请从云端标记处重发"),
     "epoch_conflict": (422, "该纪元的起点与云端记录不一致"),
     "too_large": (413, "请求体过大"),
+    "invalid_setup": (422, "大厅配置无效"),
+    "stale_setup": (409, "配置版本必须比云端已有的最新版本新"),
+    "invalid_booking": (422, "预约无效"),
+    "booking_code_taken": (409, "该预约码已被本大厅的另一个预约使用"),
+    "booking_checked_in": (409, "预约已签到，不能再修改"),
 }
 
 

@@ -45,6 +45,7 @@ EVENT_TYPES: Mapping[str, Mapping[str, type | tuple[str, ...]]] = {
     "warning.waiting_cleared": {"category": str},
     "warning.duration": _TICKET,
     "config.applied": {"version": object},
+    "config.refused": {"version": int, "reason": str},
     "voice.changed": {"voice": dict},
     "edge.restored": {"old_epoch": str, "new_epoch": str, "snapshot": str},
     "device.registered": _DEVICE,

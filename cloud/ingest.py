@@ -3,7 +3,9 @@
 The (hall, epoch) row is the batch's lock and its checkpoint: its `mark` is the highest
 sequence the cloud holds for the epoch. A batch that chains beyond the mark is refused (a gap);
 events at or below the mark are duplicates; the others are checked (`cloud.events`) and either
-stored or quarantined, and the mark moves to the batch's last sequence, all in one commit.
+stored or quarantined, and the mark moves to the batch's last sequence, all in one commit;
+the bookings the stored events check in (`booking.checked_in`, a `ticket.issued` of source
+`booking`) become checked in within that same commit (cloud/bookings.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cloud.bookings import record_check_ins
 from cloud.db import events, hall_epochs, insert_ignoring_conflicts, is_postgresql, quarantine
 from cloud.events import poison_reason
 from sync.protocol import BatchAck, EventBatch, Mark, Quarantined, SyncEvent
@@ -93,6 +96,8 @@ async def apply_batch(engine: AsyncEngine, hall: str, batch: EventBatch, now_ms:
         # restore) is skipped: stored once, counted as a duplicate
         stored = await _store(conn, hall, batch.epoch, good, offset, now_ms) if good else 0
         duplicates += len(good) - stored
+        # a booking checked in at the hall is checked in here too, in the same commit
+        await record_check_ins(conn, hall, _checked_in(good), now_ms)
         if poisoned:
             await conn.execute(insert_ignoring_conflicts(conn, quarantine), poisoned)
             for q in refused:
@@ -113,6 +118,19 @@ async def apply_batch(engine: AsyncEngine, hall: str, batch: EventBatch, now_ms:
         duplicates=duplicates,
         quarantined=refused,
     )
+
+
+def _checked_in(good: list[tuple[SyncEvent, str]]) -> list[str]:
+    """The bookings the events check in: `booking.checked_in`, and the ticket a booking got."""
+    ids: list[str] = []
+    for e, _ in good:
+        if e.type == "booking.checked_in":
+            ids.append(e.payload["booking"])
+        elif e.type == "ticket.issued":
+            ticket = e.payload["ticket"]
+            if ticket.get("source") == "booking" and isinstance(ticket.get("booking_id"), str):
+                ids.append(ticket["booking_id"])
+    return ids
 
 
 async def read_mark(engine: AsyncEngine, hall: str, epoch: str) -> Mark:

@@ -143,10 +143,14 @@ class CloudConfig(_Section):
     max_backoff_seconds: float = Field(
         300.0, gt=0, description="longest wait between attempts while the cloud is away"
     )
+    pull_seconds: float = Field(
+        30.0, gt=0, description="how often the hall's configuration and bookings are pulled"
+    )
     booking_keys: list[str] = Field(
         default_factory=list,
         description="the cloud's Ed25519 public keys (base64url) that sign booking QR tokens; "
-        "a booking made while the hall was offline is checked in on its signature",
+        "a booking made while the hall was offline is checked in on its signature. Empty: "
+        "the keys the cloud serves (`/api/signing/public-keys`), kept for offline use",
     )
 
 

@@ -12,9 +12,10 @@ from aiohttp import web
 
 from edge.api.app import create_app
 from edge.api.pad import PHOTOS
-from edge.api.sync import CLOUD_SYNC
+from edge.api.sync import CLOUD_SYNC, CONFIG_PULL
 from edge.backup import NodeLock, SnapshotSchedule, hold_node_lock
 from edge.clock import Clock
+from edge.cloudconfig import ConfigPull
 from edge.cloudsync import CloudSync
 from edge.config import ApiClient, EdgeConfig
 from edge.db import Checkpointer, open_database
@@ -64,6 +65,7 @@ class EdgeNode:
         self._lock: NodeLock | None = None
         self.voice: VoiceCalling | None = None
         self.cloud_sync: CloudSync | None = None
+        self.config_pull: ConfigPull | None = None
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +99,8 @@ class EdgeNode:
         self.cloud_sync = self._cloud_sync(engine)
         if self.cloud_sync is not None:
             app[CLOUD_SYNC] = self.cloud_sync
+            self.config_pull = self._config_pull(engine)
+            app[CONFIG_PULL] = self.config_pull
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
@@ -117,11 +121,15 @@ class EdgeNode:
             )
             self._tasks.append(asyncio.create_task(printing.run()))
             keys = [load_public_key(k) for k in self.config.cloud.booking_keys]
+            if self.config_pull is not None:  # the configured keys, else the cloud's
+                keys = self.config_pull.booking_keys
             scans = ScanCheckIn(engine, registry, booking_keys=keys)
             self._tasks.append(asyncio.create_task(scans.run()))
             self._tasks.append(asyncio.create_task(CardLogin(engine, registry).run()))
         if self.cloud_sync is not None:
             self._tasks.append(asyncio.create_task(self.cloud_sync.run()))
+        if self.config_pull is not None:
+            self._tasks.append(asyncio.create_task(self.config_pull.run()))
         if self.voice is not None:
             self._tasks.append(asyncio.create_task(self.voice.run()))
             self._tasks.append(asyncio.create_task(self.voice.voice.fill()))
@@ -186,6 +194,20 @@ class EdgeNode:
             timeout=cloud.timeout_seconds,
             retain_days=cloud.retain_days,
             max_backoff=cloud.max_backoff_seconds,
+        )
+
+    def _config_pull(self, engine: QueueEngine) -> ConfigPull:
+        cloud = self.config.cloud
+        secret = (self.base / cloud.secret_file).read_text().strip() if cloud.secret_file else ""
+        return ConfigPull(
+            engine,
+            url=cloud.url,
+            hall=engine.hall.hall.id,
+            secret=secret,
+            interval=cloud.pull_seconds,
+            timeout=cloud.timeout_seconds,
+            max_backoff=cloud.max_backoff_seconds,
+            booking_keys=cloud.booking_keys,
         )
 
     def _voice(

@@ -22,6 +22,31 @@ Edge → cloud (ARCHITECTURE.md decision 3: at-least-once delivery, exactly-once
 - Time: events carry the hall's clock (`at`); the batch carries the hall's clock when sent
   (`sent_at`), from which the cloud keeps the hall's offset. Order comes from sequences only.
 
+Cloud → edge (decision 1: the cloud owns configuration and bookings, the edge holds a
+read-only copy; decision 3: the edge pulls, with a cursor):
+
+- Configuration: `GET /sync/v1/config?after=<version>` answers 200 with a `ConfigUpdate`, the
+  hall's newest `HallSetup` version, when it is newer than `after`; 204 when the edge is
+  current. Versions only grow (the cloud refuses to store one that is not newer); the edge
+  applies a version atomically, and one it cannot apply (its own rules refuse it, or its model
+  cannot read it: the cloud runs newer code) is reported and skipped: the edge keeps serving
+  the last good version and asks `after` the refused one, so the next version mends it.
+- Bookings: `GET /sync/v1/bookings?cursor=<opaque>` answers a `BookingPage`. Without a cursor
+  it is a snapshot: every booking dated today and the next days of the cloud's window (7 days
+  by default, `today` in the hall's time zone by the cloud's clock), in pages while `more`.
+  With the cursor of the previous page it is a delta: the bookings dated today or later that
+  changed since, plus the bookings of any day that entered the window since. The cursor is
+  the cloud's own per-hall change sequence (every create, change, cancellation or check-in
+  of a booking takes the next one, in commit order), never a timestamp, so a hall's clock
+  cannot make the edge miss a change. Applying a page twice changes nothing; the edge stores
+  the cursor after applying the page. A booking checked in at the edge stays checked in
+  whatever a pull says: the check-in reaches the cloud as an event (`booking.checked_in`,
+  `ticket.issued` with source `booking`) and comes back as the booking's status.
+- Each booking carries `token`, the QR content the cloud gave the citizen
+  (sync/bookingtoken.py): signed with the cloud's Ed25519 key, so an edge that never got the
+  booking (made while the hall was offline) checks it in on the signature alone. The public
+  keys are public: `GET /api/signing/public-keys` (no credentials) answers `SigningKeys`.
+
 Authentication: every request carries `Authorization: Bearer <hall id>.<hall secret>`, the
 credentials the cloud gave the hall when it was registered; a hall reads and writes only its
 own data.
@@ -33,20 +58,28 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sync.hallsetup import Booking, HallSetup
+
 __all__ = [
+    "BOOKING_WINDOW_DAYS",
     "MAX_BATCH",
     "PROTOCOL_VERSION",
     "BatchAck",
+    "BookingPage",
+    "ConfigUpdate",
     "EventBatch",
     "Mark",
     "Quarantined",
+    "SigningKeys",
     "SyncEvent",
+    "SyncedBooking",
     "hall_credentials",
     "parse_credentials",
 ]
 
 PROTOCOL_VERSION = 1
 MAX_BATCH = 2000  # events in one batch
+BOOKING_WINDOW_DAYS = 7  # the cloud's default: today and the six days after it
 _ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 _INT64 = 2**63 - 1  # what both databases store
 
@@ -116,6 +149,42 @@ class Mark(_Wire):
     epoch: str
     mark: int = Field(ge=0, description="0 when the cloud holds nothing of the epoch")
     known: bool = Field(description="whether the cloud has seen the epoch at all")
+
+
+class ConfigUpdate(_Wire):
+    """The hall's newest configuration version (`GET /sync/v1/config?after=`)."""
+
+    v: Literal[1] = 1
+    version: int = Field(ge=1)
+    setup: HallSetup
+
+    @model_validator(mode="after")
+    def _same_version(self) -> Self:
+        if self.setup.version != self.version:
+            raise ValueError(f"version {self.version} carries setup {self.setup.version}")
+        return self
+
+
+class SyncedBooking(Booking):
+    """A booking as the cloud holds it, with the signed token its QR code carries."""
+
+    token: str = Field(min_length=1, max_length=2000, description="sync.bookingtoken, BK1.…")
+
+
+class BookingPage(_Wire):
+    """One page of bookings (`GET /sync/v1/bookings?cursor=`), in the order they changed."""
+
+    v: Literal[1] = 1
+    bookings: list[SyncedBooking]
+    cursor: str = Field(min_length=1, max_length=200, description="opaque: send it back next")
+    more: bool = Field(description="another page follows at once")
+
+
+class SigningKeys(_Wire):
+    """The cloud's public booking keys (`GET /api/signing/public-keys`), newest first."""
+
+    v: Literal[1] = 1
+    keys: list[str] = Field(description="Ed25519 public keys, base64url")
 
 
 def hall_credentials(hall: str, secret: str) -> str:

@@ -55,7 +55,7 @@ class ScanCheckIn:
     ) -> None:
         self.engine = engine
         self.registry = registry
-        self.booking_keys = booking_keys or []
+        self.booking_keys = booking_keys if booking_keys is not None else []  # may be shared
         self._feed = EventFeed(
             engine.store,
             lambda e: e.type == "device.event" and e.payload.get("type") == "scanner.scanned",

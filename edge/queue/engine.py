@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from typing import Any, Literal
+from zoneinfo import ZoneInfoNotFoundError
 
 from edge.clock import Clock, SystemClock
 from edge.queue.alerts import duration_warnings, expire_old_days, prune_history
@@ -57,7 +58,10 @@ class QueueEngine(CounterOperations):
 
     def apply_setup(self, setup: HallSetup) -> dict[str, Any]:
         """Apply a configuration version atomically; windows that lose their staff are closed."""
-        index = HallIndex(setup)
+        try:
+            index = HallIndex(setup)
+        except (ZoneInfoNotFoundError, ValueError) as exc:  # a zone this box's tzdata lacks
+            raise QueueError("invalid_setup", f"unknown time zone {setup.hall.timezone}") from exc
         now = self.clock.now_ms()
 
         def body(tx: Transaction) -> dict[str, Any]:

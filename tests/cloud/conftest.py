@@ -4,15 +4,18 @@ fresh database per test module with the migrations run, and the cloud app on a t
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from cloud.app import create_app
-from cloud.config import AdminToken, ApiConfig, CloudConfig, DatabaseConfig
+from cloud.config import AdminToken, ApiConfig, CloudConfig, DatabaseConfig, SigningConfig
 from cloud.db import migrate
 from cloud.devdb import PostgresServer, create_database, drop_database, postgres_server
 
@@ -50,11 +53,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+# the tests' booking signing key: made by the first cloud that starts, shared by all after it
+SIGNING_KEY_FILE = Path(tempfile.gettempdir()) / f"smarthall-tests-{os.getuid()}" / "signing.key"
+
+
 def cloud_config(url: str, **api: Any) -> CloudConfig:
     digest = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
     return CloudConfig(
         database=DatabaseConfig(url=url, migrate_on_start=False),
         api=ApiConfig(admins=[AdminToken(id="ops", token_sha256=digest)], **api),
+        signing=SigningConfig(private_key_file=str(SIGNING_KEY_FILE)),
     )
 
 
