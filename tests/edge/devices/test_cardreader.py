@@ -30,7 +30,7 @@ from sync.hallsetup import HallSetup
 from tests.conftest import Mosquitto, stop, until
 from tests.edge.hall import small_hall
 
-VPCD_PORT = 35963  # fixed by Debian's /etc/reader.conf.d/vpcd
+VPCD_PORT = 35963  # Debian's /etc/reader.conf.d/vpcd, for a pcscd the machine already runs
 # one pcscd per machine: every test here runs in the same xdist worker
 pytestmark = pytest.mark.xdist_group("pcscd")
 ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
@@ -40,10 +40,10 @@ UID = bytes.fromhex("04A2245A6B1C80")
 class VirtualCard:
     """A contactless card in the virtual reader, until `remove()`."""
 
-    def __init__(self, uid: bytes) -> None:
+    def __init__(self, uid: bytes, port: int) -> None:
         self.uid = uid
         self._stop = threading.Event()
-        self.sock = socket.create_connection(("127.0.0.1", VPCD_PORT), timeout=5)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -91,15 +91,38 @@ class VirtualCard:
         raise AssertionError("PC/SC still sees the removed card")
 
 
+def _vpcd_port() -> int:
+    """A port for the vpcd driver below the ephemeral range, so that the suite's own client
+    connections (tens of thousands of them) can never be sitting on it."""
+    for port in range(29000, 32000, 7):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port for the vpcd driver")
+
+
 @pytest.fixture
-def pcscd() -> Iterator[None]:
-    """pcscd with the vpcd driver; started here unless the machine already runs one."""
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """pcscd with the vpcd driver, on a port of its own; started here unless the machine
+    already runs one (then Debian's vpcd port). Yields the port the virtual card dials."""
     running = subprocess.run(["pgrep", "-x", "pcscd"], capture_output=True).returncode == 0
     proc = None
+    port = VPCD_PORT
     if not running:
+        port = _vpcd_port()
+        conf = tmp_path_factory.mktemp("reader.conf.d")
+        (conf / "vpcd").write_text(
+            'FRIENDLYNAME "Virtual PCD"\n'
+            f"DEVICENAME   /dev/null:{port:#X}\n"
+            "LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so\n"
+            f"CHANNELID    {port:#X}\n"
+        )
         binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
         proc = subprocess.Popen(
-            [binary, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [binary, "-f", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
     try:
         deadline = time.monotonic() + 20
@@ -112,7 +135,7 @@ def pcscd() -> Iterator[None]:
             time.sleep(0.1)
         else:
             raise AssertionError("pcscd did not come up with the vpcd reader")
-        yield
+        yield port
     finally:  # the pcscd started here never outlives the test, even when it failed to start
         if proc is not None:
             proc.terminate()
@@ -125,14 +148,14 @@ PROFILE = CardReaderProfile(
 
 
 async def test_a_staff_card_is_read_and_logs_its_staff_member_in_at_the_window(
-    pcscd: None, engine: QueueEngine, mosquitto: Mosquitto
+    pcscd: int, engine: QueueEngine, mosquitto: Mosquitto
 ) -> None:
     """One scenario, so that the one pcscd of the machine goes through it in order."""
     with pytest.raises(CardReadError, match="no reader"):
         read_card(PROFILE.model_copy(update={"reader_name": "Nothing Like This"}), timeout=1)
     with pytest.raises(CardReadError, match="no card"):
         await asyncio.to_thread(read_card, PROFILE, 1)
-    card = await asyncio.to_thread(VirtualCard, UID)
+    card = await asyncio.to_thread(VirtualCard, UID, pcscd)
     assert await asyncio.to_thread(read_card, PROFILE, 10) == UID.hex().upper()
     await asyncio.to_thread(card.remove)
 
@@ -152,7 +175,7 @@ async def test_a_staff_card_is_read_and_logs_its_staff_member_in_at_the_window(
     await asyncio.wait_for(bus.subscribed(), 10)
     tasks.append(asyncio.create_task(agent.run()))
     await asyncio.sleep(0.5)
-    card = await asyncio.to_thread(VirtualCard, UID)
+    card = await asyncio.to_thread(VirtualCard, UID, pcscd)
     try:
         await until(lambda: engine.window_status("w1")["status"] == "open", 15)
         assert engine.window_status("w1")["staff"]["id"] == "s1"
