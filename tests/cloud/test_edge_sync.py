@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import random
 import secrets
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from cloud.db import events
+from cloud.db import events, migrate
+from cloud.devdb import PostgresServer, create_database, drop_database
 from cloud.node import CloudNode
 from edge.clock import ManualClock
 from edge.cloudsync import CloudSync, sync_state
@@ -438,3 +440,52 @@ async def test_acknowledged_events_are_kept_two_weeks_and_unsent_ones_for_ever(
         await stop([task])
         assert kept() == still
     assert sync.status()["lag_events"] == 1  # the unsent event stays until the cloud has it
+
+
+@pytest.mark.slow
+async def test_a_cloud_database_restored_from_an_hour_old_dump_gets_the_hour_again(
+    postgres: PostgresServer, hall_engine: QueueEngine, tmp_path: Path
+) -> None:
+    name = await asyncio.to_thread(create_database, postgres, "smarthall_restore")
+    await asyncio.to_thread(migrate, postgres.url(name))
+    cloud = Cloud(postgres.url(name))
+    await cloud.start()
+    dump = tmp_path / "cloud.dump"
+    server = ["-h", postgres.host, "-p", str(postgres.port), "-U", postgres.user]
+    try:
+        secret = await registered(cloud, hall_engine)
+        sync = syncing(hall_engine, cloud.base, secret)
+        task = asyncio.create_task(sync.run())
+        try:
+            work_a_day(hall_engine, 100, seed=51)
+            await caught_up(sync)
+            await asyncio.to_thread(  # the cloud's nightly dump
+                subprocess.run, ["pg_dump", "-Fc", *server, "-d", name, "-f", str(dump)],
+                check=True,
+            )  # fmt: skip
+            work_a_day(hall_engine, 100, seed=52)  # the hour the dump does not have
+            await caught_up(sync)
+
+            # the cloud's disk dies: its database comes back from the dump, an hour behind
+            await cloud.stop()
+            await asyncio.to_thread(drop_database, postgres, name)
+            await asyncio.to_thread(
+                subprocess.run,
+                ["psql", *server, "-d", "postgres", "-c", f'CREATE DATABASE "{name}"'],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            await asyncio.to_thread(
+                subprocess.run, ["pg_restore", *server, "-d", name, str(dump)], check=True
+            )
+            await cloud.start()
+            lost = await cloud.admin("GET", f"/api/halls/{hall_engine.hall.hall.id}/counts")
+            assert lost["issued"] == 100  # the hour is gone from the cloud
+            work_a_day(hall_engine, 10, seed=53)  # the hall goes on; the cloud learns what it lost
+            await caught_up(sync)
+        finally:
+            await stop([task])
+        hall = hall_engine.hall.hall.id
+        assert await cloud.admin("GET", f"/api/halls/{hall}/counts") == edge_counts(hall_engine)
+    finally:
+        await cloud.stop()
+        await asyncio.to_thread(drop_database, postgres, name)
