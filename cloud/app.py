@@ -7,6 +7,8 @@ its cache of verified hall secrets.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -24,11 +26,19 @@ from cloud.config import CloudConfig
 from cloud.db import migrate_async, open_engine
 from cloud.errors import ApiError
 from cloud.halls import register_hall, set_disabled, sync_status
-from cloud.ingest import EpochConflict, SyncGap, apply_batch, out_of_range, read_mark
+from cloud.ingest import (
+    EpochConflict,
+    SyncGap,
+    apply_batch,
+    out_of_range,
+    read_mark,
+    record_heartbeat,
+)
+from cloud.noshow import list_penalties, mark_no_shows, run_periodically
 from cloud.reports import hall_counts
 from cloud.setups import newest_setup, store_setup
 from cloud.signing import Signing, load_signing
-from sync.protocol import BatchAck, EventBatch, SigningKeys
+from sync.protocol import BatchAck, EventBatch, Heartbeat, SigningKeys
 
 __all__ = ["CONFIG", "ENGINE", "create_app"]
 
@@ -63,16 +73,20 @@ def create_app(config: CloudConfig) -> web.Application:
     app[CONFIG] = config
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signing)
+    app.cleanup_ctx.append(_no_show_rounds)
     app.router.add_post("/api/halls", _register_hall)
     app.router.add_patch("/api/halls/{hall}", _change_hall)
     app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
     app.router.add_get("/api/halls/{hall}/counts", _hall_counts)
     app.router.add_put("/api/halls/{hall}/setup", _put_setup)
     app.router.add_post("/api/halls/{hall}/bookings", _post_booking)
+    app.router.add_get("/api/halls/{hall}/penalties", _hall_penalties)
+    app.router.add_post("/api/no-shows/run", _run_no_shows)
     app.router.add_get("/api/signing/public-keys", _public_keys)
     app.router.add_get("/api/health", _health)
     app.router.add_post("/sync/v1/events", _post_events)
     app.router.add_get("/sync/v1/mark", _get_mark)
+    app.router.add_post("/sync/v1/heartbeat", _post_heartbeat)
     app.router.add_get("/sync/v1/config", _get_config)
     app.router.add_get("/sync/v1/bookings", _get_bookings)
     return app
@@ -94,6 +108,25 @@ async def _signing(app: web.Application) -> AsyncIterator[None]:
     app[SIGNING] = signing
     log.info("booking tokens are signed by the key whose public key is %s", signing.public_keys[0])
     yield
+
+
+async def _no_show_rounds(app: web.Application) -> AsyncIterator[None]:
+    """Every worker runs the no-show rounds (cloud/noshow.py: safe side by side)."""
+    config = app[CONFIG].bookings
+    task = None
+    if config.no_show_interval_seconds > 0:
+        task = asyncio.create_task(
+            run_periodically(
+                app[ENGINE],
+                grace_minutes=config.no_show_grace_minutes,
+                interval=config.no_show_interval_seconds,
+            )
+        )
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _now_ms() -> int:
@@ -167,6 +200,20 @@ async def _post_booking(request: web.Request) -> web.Response:
     return _json({"booking": answer, "token": answer["token"]}, status=201 if created else 200)
 
 
+async def _hall_penalties(request: web.Request) -> web.Response:
+    _admin(request)
+    hall = request.match_info["hall"]
+    return _json({"hall": hall, "penalties": await list_penalties(request.app[ENGINE], hall)})
+
+
+async def _run_no_shows(request: web.Request) -> web.Response:
+    """A no-show round now (operators, tests); what it marked."""
+    _admin(request)
+    grace = request.app[CONFIG].bookings.no_show_grace_minutes
+    marked = await mark_no_shows(request.app[ENGINE], grace_minutes=grace, now_ms=_now_ms())
+    return _json({"marked": [m.as_json() for m in marked], "count": len(marked)})
+
+
 async def _public_keys(request: web.Request) -> web.Response:
     keys = SigningKeys(keys=request.app[SIGNING].public_keys)
     return web.Response(text=keys.model_dump_json(), content_type="application/json")
@@ -238,6 +285,17 @@ async def _post_events(request: web.Request) -> web.Response:
 def _ack(epoch: str, mark: int) -> dict[str, Any]:
     """A refused batch's answer carries the BatchAck fields beside `error`: where to resume."""
     return BatchAck(epoch=epoch, mark=mark).model_dump(mode="json")
+
+
+async def _post_heartbeat(request: web.Request) -> web.Response:
+    hall = await request.app[HALL_AUTH].hall(request.headers.get("Authorization"))
+    beat = await _json_body(request, Heartbeat)
+    try:
+        ack = await record_heartbeat(request.app[ENGINE], hall, beat, _now_ms())
+    except SyncGap as gap:
+        detail = f"云端标记为 {gap.mark}，心跳声称已提交到 {beat.mark}"
+        raise ApiError("sync_gap", detail, **_ack(gap.epoch, gap.mark)) from None
+    return web.Response(text=ack.model_dump_json(), content_type="application/json")
 
 
 async def _get_mark(request: web.Request) -> web.Response:

@@ -36,6 +36,7 @@ from sync.protocol import BookingPage, SyncedBooking
 __all__ = [
     "BookingRequest",
     "booking_page",
+    "hall_zone",
     "parse_booking",
     "record_check_ins",
     "save_booking",
@@ -108,6 +109,8 @@ async def save_booking(
         ).first()
         if existing is not None and existing.status == "checked_in":
             raise ApiError("booking_checked_in", booking_id)
+        if existing is not None and existing.status == "no_show":  # history, with its penalty
+            raise ApiError("booking_no_show", booking_id)
         code = request.code or (existing.code if existing is not None else None)
         code = code or await _new_code(conn, hall)
         holder = await conn.scalar(
@@ -158,7 +161,7 @@ async def booking_page(
     """The page after `cursor` (a snapshot without one); 400 for a cursor that is not ours."""
     async with engine.connect() as conn:
         newest = await newest_setup(conn, hall)
-        today = now.astimezone(_zone(newest[1] if newest else None)).date()
+        today = now.astimezone(hall_zone(newest[1] if newest else None)).date()
         window_end = today + dt.timedelta(days=window_days - 1)
         if cursor is None:
             counter = await conn.scalar(
@@ -199,7 +202,9 @@ async def booking_page(
 async def record_check_ins(
     conn: AsyncConnection, hall: str, booking_ids: list[str], now_ms: int
 ) -> int:
-    """Mark the hall's bookings checked in (their check-in events arrived); how many changed."""
+    """Mark the hall's bookings checked in (their check-in events arrived); how many changed.
+    A `no_show` booking becomes `checked_in` too: the citizen came late, or the hall's link was
+    down (its penalty is reversed by the caller, cloud/noshow.py)."""
     if not booking_ids:
         return 0
     pending = (
@@ -297,7 +302,8 @@ def _synced(hall: str, row: sa.Row[Any], key: Ed25519PrivateKey) -> SyncedBookin
     return SyncedBooking(**booking.model_dump(), token=sign_booking(hall, booking, key))
 
 
-def _zone(setup: dict[str, Any] | None) -> ZoneInfo:
+def hall_zone(setup: dict[str, Any] | None) -> ZoneInfo:
+    """The time zone of a hall setup's body (Asia/Shanghai when it names none, or none known)."""
     name = (setup or {}).get("hall", {}).get("timezone") or _DEFAULT_ZONE
     try:
         return ZoneInfo(name)

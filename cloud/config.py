@@ -85,6 +85,19 @@ class BookingsConfig(_Section):
         7, ge=1, le=90, description="the edges get the bookings of today and the days after"
     )
     page_size: int = Field(500, ge=1, le=2000, description="bookings in one page of a pull")
+    no_show_grace_minutes: int = Field(
+        30,
+        ge=0,
+        le=7 * 24 * 60,
+        description="a booking not checked in is a no-show once the hall has synced this long "
+        "past its slot's end (cloud/noshow.py)",
+    )
+    no_show_interval_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="how often a worker runs the no-show processing; 0: never "
+        "(only `POST /api/no-shows/run`)",
+    )
 
 
 class CloudConfig(_Section):

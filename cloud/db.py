@@ -31,6 +31,7 @@ __all__ = [
     "migrate_async",
     "next_change",
     "open_engine",
+    "penalties",
     "quarantine",
 ]
 
@@ -49,6 +50,10 @@ halls = sa.Table(
     sa.Column("secret_hash", sa.String(200), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the hall's clock up to which the cloud holds everything the hall committed (a heartbeat,
+    # sync/protocol.py), and the cloud's clock when that heartbeat came
+    sa.Column("synced_through_ms", sa.BigInteger),
+    sa.Column("heartbeat_at", sa.BigInteger),
 )
 
 hall_epochs = sa.Table(
@@ -122,9 +127,25 @@ bookings = sa.Table(
     sa.UniqueConstraint("hall", "code", name="bookings_hall_code_key"),
     sa.UniqueConstraint("hall", "change_seq", name="bookings_hall_change_seq_key"),
     sa.CheckConstraint(
-        "status IN ('booked', 'cancelled', 'checked_in')", name="bookings_status_check"
+        "status IN ('booked', 'cancelled', 'checked_in', 'no_show')", name="bookings_status_check"
     ),
     sa.Index("bookings_hall_date", "hall", "date"),
+)
+
+# a no-show's penalty (cloud/noshow.py); reversed, not deleted, when a late check-in arrives
+penalties = sa.Table(
+    "penalties",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("hall", sa.String(64), sa.ForeignKey("halls.id"), nullable=False),
+    sa.Column("booking", sa.String(64), nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("id_number", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("reversed_at", sa.BigInteger),
+    sa.Column("reversed_reason", sa.Text),
+    sa.UniqueConstraint("hall", "booking", name="penalties_hall_booking_key"),
 )
 
 # the per-hall change sequence of bookings: taking the next number locks the hall's row until

@@ -22,6 +22,7 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "invalid_booking": (422, "预约无效"),
     "booking_code_taken": (409, "该预约码已被本大厅的另一个预约使用"),
     "booking_checked_in": (409, "预约已签到，不能再修改"),
+    "booking_no_show": (409, "预约已记为爽约，不能再修改；请新建预约"),
 }
 
 

@@ -54,7 +54,9 @@ async def set_disabled(engine: AsyncEngine, hall_id: str, disabled: bool) -> dic
 
 async def sync_status(engine: AsyncEngine, hall_id: str, now_ms: int) -> dict[str, Any]:
     """Per epoch: its mark, when the hall was last heard from, how far behind its newest
-    stored event is (in cloud time), its clock offset; and the quarantined events."""
+    stored event is (in cloud time), its clock offset; the hall's synced-through mark (the
+    hall's clock up to which the cloud holds everything, which no-shows wait for); and the
+    quarantined events."""
     async with engine.connect() as conn:
         hall = (await conn.execute(sa.select(halls).where(halls.c.id == hall_id))).first()
         if hall is None:
@@ -98,6 +100,8 @@ async def sync_status(engine: AsyncEngine, hall_id: str, now_ms: int) -> dict[st
         )
     return {
         "hall": _hall_view(hall),
+        "synced_through": hall.synced_through_ms,
+        "last_heartbeat": hall.heartbeat_at,
         "epochs": [
             {
                 "epoch": e.epoch,

@@ -5,7 +5,11 @@ sequence the cloud holds for the epoch. A batch that chains beyond the mark is r
 events at or below the mark are duplicates; the others are checked (`cloud.events`) and either
 stored or quarantined, and the mark moves to the batch's last sequence, all in one commit;
 the bookings the stored events check in (`booking.checked_in`, a `ticket.issued` of source
-`booking`) become checked in within that same commit (cloud/bookings.py).
+`booking`) become checked in within that same commit (cloud/bookings.py), and the penalty of a
+no-show among them is reversed (cloud/noshow.py).
+
+A heartbeat (`record_heartbeat`) moves the hall's synced-through mark: the hall's clock up to
+which the cloud holds everything the hall committed.
 """
 
 from __future__ import annotations
@@ -20,11 +24,34 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cloud.bookings import record_check_ins
-from cloud.db import events, hall_epochs, insert_ignoring_conflicts, is_postgresql, quarantine
+from cloud.db import (
+    events,
+    hall_epochs,
+    halls,
+    insert_ignoring_conflicts,
+    is_postgresql,
+    quarantine,
+)
 from cloud.events import poison_reason
-from sync.protocol import BatchAck, EventBatch, Mark, Quarantined, SyncEvent
+from cloud.noshow import reverse_penalties
+from sync.protocol import (
+    BatchAck,
+    EventBatch,
+    Heartbeat,
+    HeartbeatAck,
+    Mark,
+    Quarantined,
+    SyncEvent,
+)
 
-__all__ = ["EpochConflict", "SyncGap", "apply_batch", "out_of_range", "read_mark"]
+__all__ = [
+    "EpochConflict",
+    "SyncGap",
+    "apply_batch",
+    "out_of_range",
+    "read_mark",
+    "record_heartbeat",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +123,12 @@ async def apply_batch(engine: AsyncEngine, hall: str, batch: EventBatch, now_ms:
         # restore) is skipped: stored once, counted as a duplicate
         stored = await _store(conn, hall, batch.epoch, good, offset, now_ms) if good else 0
         duplicates += len(good) - stored
-        # a booking checked in at the hall is checked in here too, in the same commit
-        await record_check_ins(conn, hall, _checked_in(good), now_ms)
+        # a booking checked in at the hall is checked in here too, in the same commit; a late
+        # check-in of a no-show reverses its penalty (after the check-ins took the hall's
+        # booking counter, which the no-show processing holds while it marks: see noshow.py)
+        checked_in = _checked_in(good)
+        await record_check_ins(conn, hall, checked_in, now_ms)
+        await reverse_penalties(conn, hall, checked_in, now_ms)
         if poisoned:
             await conn.execute(insert_ignoring_conflicts(conn, quarantine), poisoned)
             for q in refused:
@@ -141,6 +172,37 @@ async def read_mark(engine: AsyncEngine, hall: str, epoch: str) -> Mark:
             )
         )
     return Mark(epoch=epoch, mark=mark or 0, known=mark is not None)
+
+
+async def record_heartbeat(
+    engine: AsyncEngine, hall: str, beat: Heartbeat, now_ms: int
+) -> HeartbeatAck:
+    """Take the hall's word that it committed nothing after `beat.mark` up to `beat.at`: when
+    the cloud holds the epoch up to that mark, the hall is synced through `beat.at` (never
+    backwards); otherwise SyncGap, and nothing changes. An epoch the cloud has not seen
+    counts as holding nothing: only a heartbeat of an empty first epoch (mark 0) passes."""
+    async with engine.begin() as conn:
+        held = await conn.scalar(
+            sa.select(hall_epochs.c.mark).where(
+                hall_epochs.c.hall == hall, hall_epochs.c.epoch == beat.epoch
+            )
+        )
+        mark = int(held or 0)
+        if beat.mark > mark:
+            raise SyncGap(beat.epoch, mark)
+        column = halls.c.synced_through_ms
+        through = await conn.scalar(
+            sa.update(halls)
+            .where(halls.c.id == hall)
+            .values(
+                synced_through_ms=sa.case(
+                    (sa.or_(column.is_(None), column < beat.at), beat.at), else_=column
+                ),
+                heartbeat_at=now_ms,
+            )
+            .returning(column)
+        )
+    return HeartbeatAck(epoch=beat.epoch, mark=mark, synced_through=int(through))
 
 
 async def _store(

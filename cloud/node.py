@@ -22,7 +22,9 @@ class CloudNode:
 
     async def start(self) -> None:
         api = self.config.api
-        self._runner = web.AppRunner(create_app(self.config), access_log=None)
+        self._runner = web.AppRunner(
+            create_app(self.config), access_log=None, shutdown_timeout=10.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, api.host, api.port, reuse_port=api.reuse_port or None)
         await site.start()

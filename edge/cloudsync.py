@@ -7,6 +7,11 @@ events again, from the acknowledged ones the edge keeps (`retain_days`, 14 by de
 acknowledgement (the cloud stored the batch, the answer never came) costs one replay that the
 cloud recognises. Failures back off exponentially with jitter. Nothing here blocks the hall:
 sync runs in its own task and only reads the log.
+
+When nothing is left to send, the edge tells the cloud so, at most every `heartbeat_seconds`
+(a `Heartbeat`: as of the hall's clock, its last committed event is the cloud's mark): the
+cloud's synced-through mark for the hall, which its no-show processing waits for. A refused
+heartbeat (the cloud lacks events after all) counts as a failure and sends from its mark.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import json
 import logging
 import random
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +31,15 @@ import aiohttp
 from edge.backup import PREVIOUS_EPOCHS
 from edge.queue import QueueEngine
 from edge.queue.store import Event
-from sync.protocol import BatchAck, EventBatch, Mark, SyncEvent, hall_credentials
+from sync.protocol import (
+    BatchAck,
+    EventBatch,
+    Heartbeat,
+    HeartbeatAck,
+    Mark,
+    SyncEvent,
+    hall_credentials,
+)
 
 __all__ = ["CloudSync", "SyncState", "sync_state"]
 
@@ -54,6 +68,10 @@ class CloudRefused(Exception):
     """The cloud answered with a refusal that retrying will not mend (auth, a bad request)."""
 
 
+class HeartbeatRefused(Exception):
+    """The cloud does not hold the epoch up to the heartbeat's mark: send from its mark."""
+
+
 class CloudSync:
     def __init__(
         self,
@@ -67,6 +85,7 @@ class CloudSync:
         retain_days: int = 14,
         min_backoff: float = 1.0,
         max_backoff: float = 300.0,
+        heartbeat_seconds: float = 30.0,
     ) -> None:
         self.engine = engine
         self.url = url.rstrip("/")
@@ -80,6 +99,9 @@ class CloudSync:
         self.last_attempt_ms: int | None = None
         self.sent_batches = 0
         self.quarantined = 0
+        self.heartbeat_seconds = heartbeat_seconds
+        self.synced_through: int | None = None  # the hall's clock, as the cloud last took it
+        self._heartbeat_due = 0.0
         self._wake = asyncio.Event()
         self._backoff = min_backoff
         self._pruned_at = 0.0
@@ -115,6 +137,7 @@ class CloudSync:
             "last_attempt": self.last_attempt_ms,
             "last_error": state.last_error,
             "quarantined": self.quarantined,
+            "synced_through": self.synced_through,
         }
 
     # ------------------------------------------------------------------ the loop
@@ -131,17 +154,26 @@ class CloudSync:
                         await self._align(session)
                         ask_mark = False
                     sent = await self._send_one(session)
+                    if not sent:
+                        await self._heartbeat(session)
                     self._backoff = self.min_backoff
                     if not sent:
+                        idle = min(5.0, self.heartbeat_seconds)
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                            await asyncio.wait_for(self._wake.wait(), timeout=idle)
                 except asyncio.CancelledError:
                     raise
                 except CloudRefused as exc:
                     self._failed(str(exc))
                     await asyncio.sleep(self._next_backoff(refused=True))
                     ask_mark = True
-                except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+                except (
+                    aiohttp.ClientError,
+                    TimeoutError,
+                    OSError,
+                    ValueError,
+                    HeartbeatRefused,
+                ) as exc:
                     self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
                     await asyncio.sleep(self._next_backoff())
                     ask_mark = True
@@ -173,6 +205,39 @@ class CloudSync:
         mark, acked = await self._post(session, state.epoch, state.epoch_start, after, events)
         self._save(max(mark, state.epoch_start), acked=acked)
         return True
+
+    async def _heartbeat(self, session: aiohttp.ClientSession) -> None:
+        """Tell the cloud this epoch is caught up as of the hall's clock now; at most every
+        `heartbeat_seconds`, and only when nothing committed before that moment is unsent."""
+        if time.monotonic() < self._heartbeat_due:
+            return
+        at = self.engine.clock.now_ms()
+        with contextlib.suppress(sqlite3.Error):  # a failed group commit undid its events
+            await self.engine.store.durable()  # what was written up to `at` is committed
+        state = sync_state(self.engine)
+        mark = max(state.mark, state.epoch_start)
+        if self._pending(mark, self._committed):
+            return  # something came in meanwhile: send it first
+        beat = Heartbeat(epoch=state.epoch, mark=mark, at=at)
+        self.last_attempt_ms = self.engine.clock.now_ms()
+        async with session.post(
+            f"{self.url}/sync/v1/heartbeat",
+            data=beat.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            if response.status == 409:
+                body = await response.json(content_type=None)
+                raise HeartbeatRefused(
+                    f"heartbeat refused: the cloud holds epoch {state.epoch} up to "
+                    f"{body.get('mark')}, not {mark}"
+                )
+            body = await self._json(response)
+        ack = HeartbeatAck.model_validate(body)
+        self.synced_through = ack.synced_through
+        if state.last_error:  # the cloud is back and holds everything: the error is history
+            with self.engine.store.transaction(self.engine.clock.now_ms()) as tx:
+                tx.run("UPDATE sync_state SET last_error = '' WHERE id = 1")
+        self._heartbeat_due = time.monotonic() + self.heartbeat_seconds
 
     def _pending(self, after: int, through: int) -> list[Event]:
         events = self.engine.store.events_after(after, limit=self.batch_size)

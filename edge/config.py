@@ -146,6 +146,12 @@ class CloudConfig(_Section):
     pull_seconds: float = Field(
         30.0, gt=0, description="how often the hall's configuration and bookings are pulled"
     )
+    heartbeat_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="while nothing is left to send, how often the edge tells the cloud it is "
+        "caught up (the hall's synced-through mark, which no-shows wait for)",
+    )
     booking_keys: list[str] = Field(
         default_factory=list,
         description="the cloud's Ed25519 public keys (base64url) that sign booking QR tokens; "

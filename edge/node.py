@@ -101,7 +101,8 @@ class EdgeNode:
             app[CLOUD_SYNC] = self.cloud_sync
             self.config_pull = self._config_pull(engine)
             app[CONFIG_PULL] = self.config_pull
-        self._runner = web.AppRunner(app, access_log=None)
+        # a stopping node gives requests in flight 5 s (every answer was durable before it went out)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.api.host, self.config.api.port)
         await site.start()
@@ -194,6 +195,7 @@ class EdgeNode:
             timeout=cloud.timeout_seconds,
             retain_days=cloud.retain_days,
             max_backoff=cloud.max_backoff_seconds,
+            heartbeat_seconds=cloud.heartbeat_seconds,
         )
 
     def _config_pull(self, engine: QueueEngine) -> ConfigPull:

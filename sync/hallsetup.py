@@ -168,7 +168,9 @@ class Booking(_Strict):
     date: dt.date
     slot_start: dt.time
     slot_end: dt.time
-    status: Literal["booked", "cancelled", "checked_in"] = "booked"
+    # no_show: the cloud saw no check-in by the slot's end plus its grace period; the kiosk
+    # still checks the citizen in (late), and the cloud then reverses the penalty
+    status: Literal["booked", "cancelled", "checked_in", "no_show"] = "booked"
 
 
 class HallSetup(_Strict):

@@ -21,6 +21,16 @@ Edge → cloud (ARCHITECTURE.md decision 3: at-least-once delivery, exactly-once
   quarantined with its reason and counted as received; the events behind it go on.
 - Time: events carry the hall's clock (`at`); the batch carries the hall's clock when sent
   (`sent_at`), from which the cloud keeps the hall's offset. Order comes from sequences only.
+- Synced-through: an edge with nothing left to send says so, at most every
+  `heartbeat_seconds`: `POST /sync/v1/heartbeat` with a `Heartbeat` — "as of my clock `at`,
+  the last event I committed in `epoch` is `mark`". When the cloud holds the epoch up to
+  `mark`, it holds everything the hall committed up to `at`, and the hall's `synced_through`
+  becomes `at` (it never goes back: a clock that jumps back leaves it where it was). When it
+  does not, the cloud refuses (409, `sync_gap`, with its mark) and changes nothing: the edge
+  re-sends from there. Work that must wait for the hall's events — no-shows: a booking is a
+  no-show only once the hall is synced past its slot's end plus a grace period, so that a
+  check-in made while the link was down is never mistaken for an absence — uses this mark,
+  never the cloud's clock (cloud/noshow.py).
 
 Cloud → edge (decision 1: the cloud owns configuration and bookings, the edge holds a
 read-only copy; decision 3: the edge pulls, with a cursor):
@@ -41,7 +51,10 @@ read-only copy; decision 3: the edge pulls, with a cursor):
   cannot make the edge miss a change. Applying a page twice changes nothing; the edge stores
   the cursor after applying the page. A booking checked in at the edge stays checked in
   whatever a pull says: the check-in reaches the cloud as an event (`booking.checked_in`,
-  `ticket.issued` with source `booking`) and comes back as the booking's status.
+  `ticket.issued` with source `booking`) and comes back as the booking's status. A booking
+  the cloud marked `no_show` comes down like any change; the edge still checks it in when
+  the citizen comes after all (late), and that check-in, when it reaches the cloud, makes
+  the booking `checked_in` and reverses the no-show's penalty.
 - Each booking carries `token`, the QR content the cloud gave the citizen
   (sync/bookingtoken.py): signed with the cloud's Ed25519 key, so an edge that never got the
   booking (made while the hall was offline) checks it in on the signature alone. The public
@@ -68,6 +81,8 @@ __all__ = [
     "BookingPage",
     "ConfigUpdate",
     "EventBatch",
+    "Heartbeat",
+    "HeartbeatAck",
     "Mark",
     "Quarantined",
     "SigningKeys",
@@ -149,6 +164,25 @@ class Mark(_Wire):
     epoch: str
     mark: int = Field(ge=0, description="0 when the cloud holds nothing of the epoch")
     known: bool = Field(description="whether the cloud has seen the epoch at all")
+
+
+class Heartbeat(_Wire):
+    """The edge is caught up (`POST /sync/v1/heartbeat`): as of its clock `at`, the last event
+    it committed in `epoch` is `mark` (the epoch's start when it committed none)."""
+
+    v: Literal[1] = 1
+    epoch: str = Field(pattern=_ID)
+    mark: int = Field(ge=0, le=_INT64)
+    at: int = Field(ge=0, lt=2**53, description="the hall's clock, ms since the epoch")
+
+
+class HeartbeatAck(_Wire):
+    """The cloud took the heartbeat: the hall's synced-through moment (the hall's clock, ms)."""
+
+    v: Literal[1] = 1
+    epoch: str
+    mark: int = Field(ge=0, description="the highest sequence the cloud holds for the epoch")
+    synced_through: int = Field(ge=0)
 
 
 class ConfigUpdate(_Wire):

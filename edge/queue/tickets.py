@@ -133,7 +133,11 @@ def find_booking(
     id_number: str,
     code: str,
 ) -> sqlite3.Row:
-    """Today's booking to check in: by code, else the earliest slot by ID number or phone."""
+    """Today's booking to check in: by code, else the earliest slot by ID number or phone.
+
+    A booking the cloud marked `no_show` is still checked in (after any still `booked`): the
+    citizen came after all, or the hall's link was down; the check-in reaches the cloud and
+    reverses the penalty (cloud/noshow.py)."""
     if code:
         rows = tx.all("SELECT * FROM bookings WHERE code = ?", (code.strip(),))
     elif id_number:
@@ -149,7 +153,8 @@ def find_booking(
     rows = [
         r for r in rows if r["date"] == at.day_text and r["business_type"] in hall.area_types[area]
     ]
-    for status, error in (("booked", None), ("checked_in", "booking_already_checked_in")):
+    checkable = (("booked", None), ("no_show", None), ("checked_in", "booking_already_checked_in"))
+    for status, error in checkable:
         for r in rows:
             if r["status"] == status:
                 if error:
