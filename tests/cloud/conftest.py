@@ -3,6 +3,7 @@ fresh database per test module with the migrations run, and the cloud app on a t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import secrets
@@ -10,7 +11,9 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -18,6 +21,8 @@ from cloud.app import create_app
 from cloud.config import AdminToken, ApiConfig, CloudConfig, DatabaseConfig, SigningConfig
 from cloud.db import migrate
 from cloud.devdb import PostgresServer, create_database, drop_database, postgres_server
+from cloud.node import CloudNode
+from tests.conftest import free_port
 
 ADMIN_TOKEN = "admin-token-for-tests"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -113,3 +118,53 @@ def batch(
         "sent_at": 1_736_000_100_000,
         "events": events,
     }
+
+
+class CloudWorker:
+    """A cloud worker on a port of its own that a test can stop and start again, with an
+    admin client."""
+
+    def __init__(self, config: CloudConfig) -> None:
+        self.port = free_port()
+        api = config.api.model_copy(update={"port": self.port})
+        self.config = config.model_copy(update={"api": api})
+        self.node: CloudNode | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.node = CloudNode(self.config)
+        await self.node.start()
+
+    async def stop(self) -> None:
+        if self.node is not None:
+            await self.node.stop()
+            self.node = None
+
+    async def call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> tuple[int, Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, self.base + path, headers=ADMIN if headers is None else headers, **kwargs
+            ) as response,
+        ):
+            body = await response.json() if response.status != 204 else None
+            return response.status, body
+
+    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        status, body = await self.call(method, path, **kwargs)
+        assert status < 300, body
+        return body
+
+
+def next_working_day() -> dt.date:
+    """Today in the hall (by the real clock, which the cloud's booking window follows) or the
+    next weekday: the day a test's hall clock is set to and its bookings are for."""
+    day = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    while day.isoweekday() > 5:
+        day += dt.timedelta(days=1)
+    return day

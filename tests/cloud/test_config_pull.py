@@ -22,9 +22,8 @@ from aiohttp.test_utils import TestClient
 
 from cloud.app import create_app
 from cloud.bookings import booking_page
-from cloud.config import BookingsConfig, CloudConfig, SigningConfig
+from cloud.config import BookingsConfig, SigningConfig
 from cloud.db import hall_setups, open_engine
-from cloud.node import CloudNode
 from cloud.signing import load_signing
 from edge.api.app import create_app as create_edge_app
 from edge.api.sync import CONFIG_PULL
@@ -46,69 +45,20 @@ from edge.devices.registry import DeviceRegistry
 from edge.devices.scanning import ScanCheckIn
 from edge.node import EdgeNode
 from edge.queue import QueueEngine
-from tests.cloud.conftest import ADMIN, cloud_config
-from tests.conftest import SHANGHAI, free_port, hall_time, stop, until
+from tests.cloud.conftest import CloudWorker, cloud_config, next_working_day
+from tests.conftest import SHANGHAI, hall_time, stop, until
 from tests.edge.hall import small_hall
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
-def next_working_day() -> dt.date:
-    """Today in the hall (by the real clock, which the cloud's window follows) or the next
-    weekday: the day the hall's clock is set to and the bookings are for."""
-    day = dt.datetime.now(SHANGHAI).date()
-    while day.isoweekday() > 5:
-        day += dt.timedelta(days=1)
-    return day
-
-
 DAY = next_working_day()
 
 
-class Cloud:
-    """A cloud worker on a port of its own, with an admin client."""
-
-    def __init__(self, config: CloudConfig) -> None:
-        self.port = free_port()
-        self.config = config.model_copy(update={"api": config.api.model_copy(
-            update={"port": self.port})})  # fmt: skip
-        self.node: CloudNode | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.node = CloudNode(self.config)
-        await self.node.start()
-
-    async def stop(self) -> None:
-        if self.node is not None:
-            await self.node.stop()
-            self.node = None
-
-    async def call(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
-    ) -> tuple[int, Any]:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                method, self.base + path, headers=ADMIN if headers is None else headers, **kwargs
-            ) as response,
-        ):
-            body = await response.json() if response.status != 204 else None
-            return response.status, body
-
-    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        status, body = await self.call(method, path, **kwargs)
-        assert status < 300, body
-        return body
-
-
 @pytest.fixture
-async def cloud(postgresql_url: str) -> AsyncIterator[Cloud]:
+async def cloud(postgresql_url: str) -> AsyncIterator[CloudWorker]:
     config = cloud_config(postgresql_url)
-    running = Cloud(config.model_copy(update={"bookings": BookingsConfig(page_size=2)}))
+    running = CloudWorker(config.model_copy(update={"bookings": BookingsConfig(page_size=2)}))
     await running.start()
     try:
         yield running
@@ -125,7 +75,7 @@ def hall_engine(tmp_path: Path) -> Iterator[QueueEngine]:
     conn.close()
 
 
-async def linked(cloud: Cloud, engine: QueueEngine, **options: Any) -> ConfigPull:
+async def linked(cloud: CloudWorker, engine: QueueEngine, **options: Any) -> ConfigPull:
     """Register the edge's hall with the cloud; the edge's pull, with the hall's secret."""
     hall = engine.hall.hall.id
     body = await cloud.admin("POST", "/api/halls", json={"id": hall, "name": "测试大厅"})
@@ -165,7 +115,7 @@ async def shipped(engine: QueueEngine, pull: ConfigPull) -> None:
 
 
 async def test_a_version_authored_in_the_cloud_reaches_the_edge_once(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     pull = await linked(cloud, hall_engine)
     hall = hall_engine.hall.hall.id
@@ -186,7 +136,7 @@ async def test_a_version_authored_in_the_cloud_reaches_the_edge_once(
 
 
 async def test_a_version_the_edge_cannot_apply_leaves_the_last_good_one_and_says_why(
-    cloud: Cloud, hall_engine: QueueEngine, postgresql_url: str, aiohttp_client: ClientFactory
+    cloud: CloudWorker, hall_engine: QueueEngine, postgresql_url: str, aiohttp_client: ClientFactory
 ) -> None:
     pull = await linked(cloud, hall_engine, interval=0.05)
     hall = hall_engine.hall.hall.id
@@ -237,7 +187,7 @@ async def test_a_version_the_edge_cannot_apply_leaves_the_last_good_one_and_says
 
 
 async def test_bookings_arrive_as_a_snapshot_then_as_deltas(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     pull = await linked(cloud, hall_engine)
     hall = hall_engine.hall.hall.id
@@ -285,7 +235,7 @@ async def test_bookings_arrive_as_a_snapshot_then_as_deltas(
 
 
 async def test_days_entering_the_window_arrive_with_their_old_bookings(
-    cloud: Cloud, hall_engine: QueueEngine, postgresql_url: str
+    cloud: CloudWorker, hall_engine: QueueEngine, postgresql_url: str
 ) -> None:
     """The cursor is a change number, not a time: a booking made weeks ahead, before the
     snapshot, still reaches the edge when its day enters the window."""
@@ -316,7 +266,7 @@ async def test_days_entering_the_window_arrive_with_their_old_bookings(
 
 
 async def test_a_check_in_at_the_edge_is_never_undone_and_reaches_the_cloud(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     pull = await linked(cloud, hall_engine)
     hall = hall_engine.hall.hall.id
@@ -345,7 +295,7 @@ async def test_a_check_in_at_the_edge_is_never_undone_and_reaches_the_cloud(
 
 
 async def test_a_booking_made_after_the_link_was_lost_is_honoured_on_its_token(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     pull = await linked(cloud, hall_engine)
     hall = hall_engine.hall.hall.id
@@ -383,7 +333,7 @@ async def test_a_booking_made_after_the_link_was_lost_is_honoured_on_its_token(
 
 
 async def test_the_admin_api_refuses_what_it_cannot_store(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     pull = await linked(cloud, hall_engine)
     hall = hall_engine.hall.hall.id
@@ -461,7 +411,7 @@ async def test_a_cloud_without_a_key_makes_one_at_its_first_start(
 
 
 async def test_an_edge_node_linked_to_the_cloud_pulls_by_itself(
-    cloud: Cloud, tmp_path: Path
+    cloud: CloudWorker, tmp_path: Path
 ) -> None:
     hall = f"hall-{secrets.token_hex(4)}"
     body = await cloud.admin("POST", "/api/halls", json={"id": hall, "name": "测试大厅"})

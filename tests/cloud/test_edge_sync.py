@@ -13,56 +13,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import sqlalchemy as sa
 
 from cloud.db import events, migrate
 from cloud.devdb import PostgresServer, create_database, drop_database
-from cloud.node import CloudNode
 from edge.clock import ManualClock
 from edge.cloudsync import CloudSync, sync_state
 from edge.db import open_database
 from edge.queue import QueueEngine
 from edge.queue.counter import EVALUATION_LEVELS
-from tests.cloud.conftest import ADMIN, cloud_config
+from tests.cloud.conftest import CloudWorker, cloud_config
 from tests.conftest import WORKDAY, free_port, hall_time, stop, until
 from tests.edge.hall import small_hall
 
 
-class Cloud:
-    """A cloud worker on a port of its own that a test can stop and start again."""
-
-    def __init__(self, url: str) -> None:
-        self.port = free_port()
-        self.config = cloud_config(url, port=self.port)
-        self.node: CloudNode | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.node = CloudNode(self.config)
-        await self.node.start()
-
-    async def stop(self) -> None:
-        if self.node is not None:
-            await self.node.stop()
-            self.node = None
-
-    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, self.base + path, headers=ADMIN, **kwargs) as response,
-        ):
-            assert response.status < 300, await response.text()
-            return await response.json()
-
-
 @pytest.fixture
-async def cloud(postgresql_url: str) -> AsyncIterator[Cloud]:
-    running = Cloud(postgresql_url)
+async def cloud(postgresql_url: str) -> AsyncIterator[CloudWorker]:
+    running = CloudWorker(cloud_config(postgresql_url))
     await running.start()
     try:
         yield running
@@ -79,7 +47,7 @@ def hall_engine(tmp_path: Path) -> AsyncIterator[QueueEngine]:
     conn.close()
 
 
-async def registered(cloud: Cloud, engine: QueueEngine) -> str:
+async def registered(cloud: CloudWorker, engine: QueueEngine) -> str:
     """Register the edge's hall with the cloud; the hall's secret."""
     hall = engine.hall.hall.id
     body = await cloud.admin("POST", "/api/halls", json={"id": hall, "name": "测试大厅"})
@@ -148,7 +116,7 @@ async def caught_up(sync: CloudSync, seconds: float = 60.0) -> None:
 
 @pytest.mark.slow
 async def test_a_day_worked_offline_reaches_the_cloud_exactly_once(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     secret = await registered(cloud, hall_engine)
     await cloud.stop()  # the link is cut before the hall opens
@@ -235,7 +203,7 @@ async def _http_message(reader: asyncio.StreamReader) -> bytes | None:
 
 @pytest.mark.slow
 async def test_answers_lost_on_the_way_back_double_nothing(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     secret = await registered(cloud, hall_engine)
     assert cloud.node is not None
@@ -258,7 +226,7 @@ async def test_answers_lost_on_the_way_back_double_nothing(
 
 @pytest.mark.slow
 async def test_a_cloud_that_lost_an_hour_gets_it_again_from_the_edge(
-    cloud: Cloud, hall_engine: QueueEngine, postgresql_url: str
+    cloud: CloudWorker, hall_engine: QueueEngine, postgresql_url: str
 ) -> None:
     secret = await registered(cloud, hall_engine)
     sync = syncing(hall_engine, cloud.base, secret)
@@ -301,7 +269,7 @@ async def forget_after(url: str, hall: str, seq: int) -> None:
 
 @pytest.mark.slow
 async def test_a_hall_clock_two_hours_off_and_jumping_back_changes_nothing(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     secret = await registered(cloud, hall_engine)
     clock = hall_engine.clock
@@ -337,7 +305,7 @@ async def test_a_hall_clock_two_hours_off_and_jumping_back_changes_nothing(
     assert any(b < a for a, b in itertools.pairwise(ats))  # time went backwards
 
 
-def open_engine_for(cloud: Cloud) -> Any:
+def open_engine_for(cloud: CloudWorker) -> Any:
     from cloud.db import open_engine
 
     return open_engine(cloud.config.database.url)
@@ -345,7 +313,7 @@ def open_engine_for(cloud: Cloud) -> Any:
 
 @pytest.mark.slow
 async def test_an_edge_restored_from_an_hour_old_backup_doubles_nothing_and_reuses_no_number(
-    cloud: Cloud, tmp_path: Path
+    cloud: CloudWorker, tmp_path: Path
 ) -> None:
     from edge.backup import restore, take_snapshot
 
@@ -411,7 +379,7 @@ async def test_an_edge_restored_from_an_hour_old_backup_doubles_nothing_and_reus
 
 
 async def test_acknowledged_events_are_kept_two_weeks_and_unsent_ones_for_ever(
-    cloud: Cloud, hall_engine: QueueEngine
+    cloud: CloudWorker, hall_engine: QueueEngine
 ) -> None:
     secret = await registered(cloud, hall_engine)
     sync = syncing(hall_engine, cloud.base, secret)
@@ -448,7 +416,7 @@ async def test_a_cloud_database_restored_from_an_hour_old_dump_gets_the_hour_aga
 ) -> None:
     name = await asyncio.to_thread(create_database, postgres, "smarthall_restore")
     await asyncio.to_thread(migrate, postgres.url(name))
-    cloud = Cloud(postgres.url(name))
+    cloud = CloudWorker(cloud_config(postgres.url(name)))
     await cloud.start()
     dump = tmp_path / "cloud.dump"
     server = ["-h", postgres.host, "-p", str(postgres.port), "-U", postgres.user]

@@ -13,76 +13,46 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
-from cloud.config import BookingsConfig, CloudConfig
+from cloud.config import BookingsConfig
 from cloud.db import bookings, open_engine, penalties
-from cloud.node import CloudNode
 from cloud.noshow import mark_no_shows
 from edge.clock import ManualClock, to_ms
 from edge.cloudconfig import ConfigPull
 from edge.cloudsync import CloudSync
 from edge.db import open_database
 from edge.queue import QueueEngine
-from tests.cloud.conftest import ADMIN, batch, cloud_config, event, register
-from tests.conftest import SHANGHAI, free_port, hall_time, stop, until
+from tests.cloud.conftest import (
+    ADMIN,
+    CloudWorker,
+    batch,
+    cloud_config,
+    event,
+    next_working_day,
+    register,
+)
+from tests.conftest import SHANGHAI, hall_time, stop, until
 from tests.edge.hall import small_hall
-
-
-def next_working_day() -> dt.date:
-    """Today in the hall by the real clock (the cloud's booking window follows it), or the
-    next weekday: the day the hall's clock is set to and the bookings are for."""
-    day = dt.datetime.now(SHANGHAI).date()
-    while day.isoweekday() > 5:
-        day += dt.timedelta(days=1)
-    return day
-
 
 DAY = next_working_day()
 
 
-class Cloud:
-    """A cloud worker on a port of its own (no-show rounds only when asked), with an admin
-    client."""
-
-    def __init__(self, url: str) -> None:
-        self.port = free_port()
-        config = cloud_config(url, port=self.port)
-        self.config: CloudConfig = config.model_copy(
-            update={"bookings": BookingsConfig(no_show_interval_seconds=0)}
-        )
-        self.node: CloudNode | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.node = CloudNode(self.config)
-        await self.node.start()
-
-    async def stop(self) -> None:
-        if self.node is not None:
-            await self.node.stop()
-            self.node = None
-
-    async def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, self.base + path, headers=ADMIN, **kwargs) as response,
-        ):
-            assert response.status < 300, await response.text()
-            return await response.json()
+def no_show_worker(url: str) -> CloudWorker:
+    """A worker that runs no-show rounds only when asked."""
+    config = cloud_config(url)
+    return CloudWorker(
+        config.model_copy(update={"bookings": BookingsConfig(no_show_interval_seconds=0)})
+    )
 
 
 @pytest.fixture
-async def clouds(postgresql_url: str) -> AsyncIterator[tuple[Cloud, Cloud]]:
+async def clouds(postgresql_url: str) -> AsyncIterator[tuple[CloudWorker, CloudWorker]]:
     """Two workers on one database: the hall's link reaches the first; operators use the
     second, which stays up when the hall's link is cut."""
-    link, ops = Cloud(postgresql_url), Cloud(postgresql_url)
+    link, ops = no_show_worker(postgresql_url), no_show_worker(postgresql_url)
     await link.start()
     await ops.start()
     try:
@@ -105,7 +75,7 @@ def hall_engine(tmp_path: Path) -> Iterator[QueueEngine]:
 class Hall:
     """The edge of one hall, linked to the cloud: its pull, and its event sync running."""
 
-    def __init__(self, engine: QueueEngine, link: Cloud, ops: Cloud) -> None:
+    def __init__(self, engine: QueueEngine, link: CloudWorker, ops: CloudWorker) -> None:
         self.engine, self.link, self.ops = engine, link, ops
         self.id = engine.hall.hall.id
         self.clock = engine.clock
@@ -173,7 +143,9 @@ class Hall:
 
 
 @pytest.fixture
-async def hall(clouds: tuple[Cloud, Cloud], hall_engine: QueueEngine) -> AsyncIterator[Hall]:
+async def hall(
+    clouds: tuple[CloudWorker, CloudWorker], hall_engine: QueueEngine
+) -> AsyncIterator[Hall]:
     link, ops = clouds
     running = Hall(hall_engine, link, ops)
     await running.start()
@@ -196,7 +168,7 @@ async def cloud_status(url: str, hall: str, code: str) -> str:
 
 
 async def test_a_citizen_checked_in_while_the_link_was_down_is_never_a_no_show(
-    hall: Hall, clouds: tuple[Cloud, Cloud], postgresql_url: str
+    hall: Hall, clouds: tuple[CloudWorker, CloudWorker], postgresql_url: str
 ) -> None:
     link, _ = clouds
     await hall.book("OFFLINE1")  # 09:30–10:00
