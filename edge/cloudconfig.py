@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import sqlite3
 from typing import Any
 
@@ -36,6 +35,7 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from edge.backoff import Backoff
 from edge.queue import QueueEngine, QueueError
 from edge.queue.store import Transaction
 from sync.bookingtoken import BookingTokenError, load_public_key, public_key_text
@@ -94,8 +94,7 @@ class ConfigPull:
         self.headers = {"Authorization": f"Bearer {hall_credentials(hall, secret)}"}
         self.interval = interval
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.min_backoff, self.max_backoff = min_backoff, max_backoff
-        self._backoff = min_backoff
+        self.backoff = Backoff(min_backoff, max_backoff)
         self.pulls = 0
         self.keys_configured = bool(booking_keys)
         stored = json.loads(engine.store.meta(BOOKING_KEYS) or "[]")
@@ -119,13 +118,13 @@ class ConfigPull:
             while True:
                 try:
                     await self.pull(session)
-                    self._backoff = self.min_backoff
+                    self.backoff.reset()
                     delay = self.interval
                 except asyncio.CancelledError:
                     raise
                 except PullRefused as exc:
                     self._failed(str(exc))
-                    delay = self._next_backoff(refused=True)
+                    delay = self.backoff.next(refused=True)
                 except (
                     aiohttp.ClientError,
                     TimeoutError,
@@ -134,7 +133,7 @@ class ConfigPull:
                     sqlite3.Error,
                 ) as exc:
                     self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                    delay = self._next_backoff()
+                    delay = self.backoff.next()
                 await asyncio.sleep(delay)
 
     async def pull_once(self) -> None:
@@ -230,12 +229,6 @@ class ConfigPull:
     def _failed(self, error: str) -> None:
         log.warning("cloud pull: %s", error)
         self._set_meta({PULL_ERROR: error[:500]})
-
-    def _next_backoff(self, *, refused: bool = False) -> float:
-        """Exponential backoff with full jitter; a refusal waits the longest."""
-        delay = self.max_backoff if refused else self._backoff
-        self._backoff = min(self._backoff * 2, self.max_backoff)
-        return random.uniform(delay / 2, delay)
 
 
 async def _json(response: aiohttp.ClientResponse) -> Any:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 import aiohttp
 
+from edge.backoff import Backoff
 from edge.backup import PREVIOUS_EPOCHS
 from edge.queue import QueueEngine
 from edge.queue.store import Event
@@ -94,7 +94,6 @@ class CloudSync:
         self.batch_size = batch_size
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retain_ms = retain_days * _DAY_MS
-        self.min_backoff, self.max_backoff = min_backoff, max_backoff
         self.last_success_ms: int | None = None
         self.last_attempt_ms: int | None = None
         self.sent_batches = 0
@@ -103,7 +102,7 @@ class CloudSync:
         self.synced_through: int | None = None  # the hall's clock, as the cloud last took it
         self._heartbeat_due = 0.0
         self._wake = asyncio.Event()
-        self._backoff = min_backoff
+        self.backoff = Backoff(min_backoff, max_backoff)
         self._pruned_at = 0.0
         # the highest sequence known to be committed: never send what a group commit may undo
         row = engine.conn.execute("SELECT max(seq) FROM events").fetchone()
@@ -156,7 +155,7 @@ class CloudSync:
                     sent = await self._send_one(session)
                     if not sent:
                         await self._heartbeat(session)
-                    self._backoff = self.min_backoff
+                    self.backoff.reset()
                     if not sent:
                         idle = min(5.0, self.heartbeat_seconds)
                         with contextlib.suppress(TimeoutError):
@@ -165,7 +164,7 @@ class CloudSync:
                     raise
                 except CloudRefused as exc:
                     self._failed(str(exc))
-                    await asyncio.sleep(self._next_backoff(refused=True))
+                    await asyncio.sleep(self.backoff.next(refused=True))
                     ask_mark = True
                 except (
                     aiohttp.ClientError,
@@ -175,7 +174,7 @@ class CloudSync:
                     HeartbeatRefused,
                 ) as exc:
                     self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                    await asyncio.sleep(self._next_backoff())
+                    await asyncio.sleep(self.backoff.next())
                     ask_mark = True
 
     async def _align(self, session: aiohttp.ClientSession) -> None:
@@ -340,12 +339,6 @@ class CloudSync:
         log.warning("cloud sync: %s", error)
         with self.engine.store.transaction(self.engine.clock.now_ms()) as tx:
             tx.run("UPDATE sync_state SET last_error = ? WHERE id = 1", (error[:500],))
-
-    def _next_backoff(self, *, refused: bool = False) -> float:
-        """Exponential backoff with full jitter; a refusal waits the longest."""
-        delay = self.max_backoff if refused else self._backoff
-        self._backoff = min(self._backoff * 2, self.max_backoff)
-        return random.uniform(delay / 2, delay)
 
     def _prune(self) -> None:
         """Drop acknowledged events older than the retention, at most once a minute."""
