@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.auth import HallAuth, check_admin
 from cloud.bookings import booking_page, parse_booking, save_booking
+from cloud.calendars import calendar_routes
 from cloud.config import CloudConfig
 from cloud.db import migrate_async, open_engine
 from cloud.errors import ApiError
@@ -79,6 +80,7 @@ def create_app(config: CloudConfig) -> web.Application:
     app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
     app.router.add_get("/api/halls/{hall}/counts", _hall_counts)
     app.router.add_put("/api/halls/{hall}/setup", _put_setup)
+    app.router.add_routes(calendar_routes(lambda r: r.app[ENGINE], _admin, _now_ms))
     app.router.add_post("/api/halls/{hall}/bookings", _post_booking)
     app.router.add_get("/api/halls/{hall}/penalties", _hall_penalties)
     app.router.add_post("/api/no-shows/run", _run_no_shows)
@@ -133,9 +135,11 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _admin(request: web.Request) -> None:
-    admins = [a.token_sha256 for a in request.app[CONFIG].api.admins]
-    check_admin(request.headers.get("Authorization"), admins)
+def _admin(request: web.Request) -> str:
+    """Refuse (401) a request without an admin token; the admin's id."""
+    admins = request.app[CONFIG].api.admins
+    which = check_admin(request.headers.get("Authorization"), [a.token_sha256 for a in admins])
+    return admins[which].id
 
 
 async def _json_body(request: web.Request, model: type[_M]) -> _M:

@@ -44,14 +44,17 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def check_admin(header: str | None, digests: list[str]) -> None:
-    """Refuse (401) unless the bearer token is one of the configured admin tokens."""
+def check_admin(header: str | None, digests: list[str]) -> int:
+    """Refuse (401) unless the bearer token is one of the configured admin tokens; which one
+    (its index in `digests`)."""
     token = bearer_token(header)
     if token is None:
         raise ApiError("unauthorized")
     digest = hashlib.sha256(token.encode()).hexdigest()
-    if not any(hmac.compare_digest(digest, known) for known in digests):
+    matches = [i for i, known in enumerate(digests) if hmac.compare_digest(digest, known)]
+    if not matches:
         raise ApiError("unauthorized")
+    return matches[0]
 
 
 class HallAuth:

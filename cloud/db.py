@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 __all__ = [
     "bookings",
+    "calendar_exceptions",
     "events",
     "hall_counters",
     "hall_epochs",
@@ -155,6 +156,20 @@ hall_counters = sa.Table(
     metadata,
     sa.Column("hall", sa.String(64), sa.ForeignKey("halls.id"), primary_key=True),
     sa.Column("booking_seq", sa.BigInteger, nullable=False),
+)
+
+
+# a hall's local calendar exceptions (行事历, cloud/calendars.py): a date made a holiday or a
+# working day against the statutory calendar, with the reason and who entered it
+calendar_exceptions = sa.Table(
+    "calendar_exceptions",
+    metadata,
+    sa.Column("hall", sa.String(64), sa.ForeignKey("halls.id"), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("working", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
 

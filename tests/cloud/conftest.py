@@ -163,8 +163,12 @@ class CloudWorker:
 
 def next_working_day() -> dt.date:
     """Today in the hall (by the real clock, which the cloud's booking window follows) or the
-    next weekday: the day a test's hall clock is set to and its bookings are for."""
+    next day that is a working day by both the weekday and the statutory calendar (the cloud
+    closes a hall's holidays in the setups it sends): the day a test's hall clock is set to."""
+    from sync.calendar import SiteCalendar
+
+    statutory = SiteCalendar()
     day = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    while day.isoweekday() > 5:
+    while day.isoweekday() > 5 or not statutory.is_working_day(day):
         day += dt.timedelta(days=1)
     return day

@@ -1,0 +1,197 @@
+"""The halls' calendars (行事历, seed §3.11, §21.3.2): the year view and local exceptions.
+
+A hall's calendar is the statutory one of the People's Republic of China (`sync/calendar.py`,
+from `chinesecalendar`) with the hall's working weekdays and its local exceptions — a date made
+a holiday or a working day, always with a reason and who entered it (`calendar_exceptions`).
+
+How it reaches the edge: the edge decides its working days from its setup's HallInfo
+(`working_weekdays`, `closed_dates`, `extra_working_dates`, sync/hallsetup.py), so the cloud
+writes the calendar into the setup rather than sending a second document:
+
+- storing a setup (`PUT /api/halls/{hall}/setup`, cloud/setups.py) replaces its two date lists
+  by the calendar's for the 366 days from the hall's today (`calendar_dates`): the calendar is
+  the one place those dates are authored;
+- changing an exception stores a NEW setup version — the newest version's body with the dates
+  recomputed and the version one higher — in the same transaction as the change
+  (`store_recomputed_setup`), so it reaches the edge through the existing config pull
+  (`GET /sync/v1/config`) as one consistent version. A hall with no setup yet gets the dates
+  with its first one.
+
+The cost of this choice: a version's dates reach 366 days ahead of when it was stored, so a
+hall's setup has to be stored again within the year, and again when a newer `chinesecalendar`
+brings the next year's statutory holidays (no periodic refresh does it by itself yet).
+
+The admin token guards these calls, as it does the other admin calls; per-user permissions come
+with the back office's RBAC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cloud.db import calendar_exceptions, halls, is_postgresql
+from cloud.errors import ApiError
+from cloud.setups import lock_hall, site_calendar, store_recomputed_setup
+from sync.calendar import is_covered, statutory_years
+
+__all__ = ["CalendarChange", "calendar_routes", "put_exception", "remove_exception", "year_view"]
+
+log = logging.getLogger(__name__)
+
+_REASON_LENGTH = 200
+_YEARS = (1900, 2200)
+
+
+class CalendarChange(BaseModel):
+    """A local exception as the admin enters it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    working: bool
+    reason: str = ""
+
+
+async def year_view(engine: AsyncEngine, hall: str, year: int) -> dict[str, Any]:
+    """Every date of the hall's `year`: working or not, and the holiday's name or the local
+    exception's reason; `statutory` False when the statutory calendar does not cover the year
+    (weekends and local exceptions only)."""
+    async with engine.connect() as conn:
+        if await conn.scalar(sa.select(halls.c.id).where(halls.c.id == hall)) is None:
+            raise ApiError("unknown_hall", hall)
+        calendar = await site_calendar(conn, hall)
+    days = calendar.year_view(year)
+    first, last = statutory_years()
+    return {
+        "hall": hall,
+        "year": year,
+        "statutory": is_covered(year),
+        "statutory_years": [first, last],
+        "working_weekdays": sorted(calendar.working_weekdays),
+        "working_days": sum(1 for d in days if d.working),
+        "days": [d.as_json() for d in days],
+    }
+
+
+async def put_exception(
+    engine: AsyncEngine, hall: str, date: dt.date, change: CalendarChange, by: str, now_ms: int
+) -> dict[str, Any]:
+    """Make `date` a working day or a holiday of the hall (replacing an exception there);
+    404 for an unknown hall, 422 without a reason."""
+    reason = change.reason.strip()
+    if not reason:
+        raise ApiError("reason_required")
+    if len(reason) > _REASON_LENGTH:
+        raise ApiError("invalid_request", f"原因不能超过 {_REASON_LENGTH} 个字")
+    row = {"working": change.working, "reason": reason, "created_by": by, "created_at": now_ms}
+    async with engine.begin() as conn:
+        await lock_hall(conn, hall)
+        insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(calendar_exceptions)
+        await conn.execute(
+            insert.values(hall=hall, date=date, **row).on_conflict_do_update(
+                index_elements=[calendar_exceptions.c.hall, calendar_exceptions.c.date], set_=row
+            )
+        )
+        version = await store_recomputed_setup(conn, hall, now_ms)
+    log.info("hall %s: %s made a %s (%s) by %s", hall, date,
+             "working day" if change.working else "holiday", reason, by)  # fmt: skip
+    exception = {"date": date.isoformat(), **row}
+    return {"hall": hall, "exception": exception, "setup_version": version}
+
+
+async def remove_exception(
+    engine: AsyncEngine, hall: str, date: dt.date, by: str, now_ms: int
+) -> dict[str, Any]:
+    """Drop the hall's exception at `date`: 404 when there is none."""
+    async with engine.begin() as conn:
+        await lock_hall(conn, hall)
+        removed = await conn.execute(
+            sa.delete(calendar_exceptions).where(
+                calendar_exceptions.c.hall == hall, calendar_exceptions.c.date == date
+            )
+        )
+        if removed.rowcount == 0:
+            raise ApiError("unknown_calendar_exception", date.isoformat())
+        version = await store_recomputed_setup(conn, hall, now_ms)
+    log.info("hall %s: the exception at %s removed by %s", hall, date, by)
+    return {"hall": hall, "removed": date.isoformat(), "setup_version": version}
+
+
+def calendar_routes(
+    engine_of: Callable[[web.Request], AsyncEngine],
+    admin_of: Callable[[web.Request], str],
+    now_ms: Callable[[], int],
+) -> list[web.RouteDef]:
+    """The calendar's admin calls; `admin_of` refuses a request without the admin token and
+    answers the admin's id."""
+
+    async def get_year(request: web.Request) -> web.Response:
+        admin_of(request)
+        year = _year(request.query.get("year"), now_ms())
+        return _json(await year_view(engine_of(request), request.match_info["hall"], year))
+
+    async def put_date(request: web.Request) -> web.Response:
+        by = admin_of(request)
+        date = _date(request.match_info["date"])
+        try:
+            change = CalendarChange.model_validate_json(await request.read())
+        except ValidationError as exc:
+            raise ApiError("invalid_request", _problem(exc)) from None
+        hall = request.match_info["hall"]
+        return _json(await put_exception(engine_of(request), hall, date, change, by, now_ms()))
+
+    async def delete_date(request: web.Request) -> web.Response:
+        by = admin_of(request)
+        date = _date(request.match_info["date"])
+        hall = request.match_info["hall"]
+        return _json(await remove_exception(engine_of(request), hall, date, by, now_ms()))
+
+    path = "/api/halls/{hall}/calendar"
+    return [
+        web.get(path, get_year),
+        web.put(path + "/{date}", put_date),
+        web.delete(path + "/{date}", delete_date),
+    ]
+
+
+def _year(text: str | None, now_ms: int) -> int:
+    if text is None:
+        return dt.datetime.fromtimestamp(now_ms / 1000, ZoneInfo("Asia/Shanghai")).year
+    try:
+        year = int(text)
+    except ValueError:
+        raise ApiError("invalid_request", "year 不是整数") from None
+    if not _YEARS[0] <= year <= _YEARS[1]:
+        raise ApiError("invalid_request", f"year 应在 {_YEARS[0]}–{_YEARS[1]} 之间")
+    return year
+
+
+def _date(text: str) -> dt.date:
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ApiError("invalid_request", f"日期 {text[:20]} 应为 YYYY-MM-DD 格式")
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(
+        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
+    )
