@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cloud.audit import AuditQuery, Origin, audit_page
 from cloud.auth import HallAuth, check_admin
 from cloud.bookings import booking_page, parse_booking, save_booking
 from cloud.calendars import calendar_routes
@@ -80,7 +81,8 @@ def create_app(config: CloudConfig) -> web.Application:
     app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
     app.router.add_get("/api/halls/{hall}/counts", _hall_counts)
     app.router.add_put("/api/halls/{hall}/setup", _put_setup)
-    app.router.add_routes(calendar_routes(lambda r: r.app[ENGINE], _admin, _now_ms))
+    app.router.add_routes(calendar_routes(lambda r: r.app[ENGINE], _admin, _now_ms, _origin))
+    app.router.add_get("/api/audit", _audit)
     app.router.add_post("/api/halls/{hall}/bookings", _post_booking)
     app.router.add_get("/api/halls/{hall}/penalties", _hall_penalties)
     app.router.add_post("/api/no-shows/run", _run_no_shows)
@@ -142,6 +144,12 @@ def _admin(request: web.Request) -> str:
     return admins[which].id
 
 
+def _origin(request: web.Request, admin: str) -> Origin:
+    """Where the admin's change comes from, for the audit log (cloud/audit.py)."""
+    trust = request.app[CONFIG].api.trust_forwarded_for
+    return Origin.of_request(request, f"admin:{admin}", trust_forwarded_for=trust)
+
+
 async def _json_body(request: web.Request, model: type[_M]) -> _M:
     try:
         return model.model_validate_json(await request.read())
@@ -160,17 +168,18 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _register_hall(request: web.Request) -> web.Response:
-    _admin(request)
+    origin = _origin(request, _admin(request))
     body = await _json_body(request, NewHall)
-    answer = await register_hall(request.app[ENGINE], body.id, body.name, _now_ms())
+    answer = await register_hall(request.app[ENGINE], body.id, body.name, _now_ms(), origin)
     log.info("hall %s registered", answer["hall"]["id"])
     return _json(answer, status=201)
 
 
 async def _change_hall(request: web.Request) -> web.Response:
-    _admin(request)
+    origin = _origin(request, _admin(request))
     body = await _json_body(request, HallChange)
-    answer = await set_disabled(request.app[ENGINE], request.match_info["hall"], body.disabled)
+    hall = request.match_info["hall"]
+    answer = await set_disabled(request.app[ENGINE], hall, body.disabled, _now_ms(), origin)
     return _json(answer)
 
 
@@ -189,19 +198,45 @@ async def _hall_counts(request: web.Request) -> web.Response:
 
 
 async def _put_setup(request: web.Request) -> web.Response:
-    _admin(request)
+    origin = _origin(request, _admin(request))
     hall = request.match_info["hall"]
-    answer = await store_setup(request.app[ENGINE], hall, await request.read(), _now_ms())
+    answer = await store_setup(request.app[ENGINE], hall, await request.read(), _now_ms(), origin)
     return _json(answer, status=201)
 
 
 async def _post_booking(request: web.Request) -> web.Response:
-    _admin(request)
+    origin = _origin(request, _admin(request))
     body = parse_booking(await request.read())
-    answer, created = await save_booking(
-        request.app[ENGINE], request.match_info["hall"], body, request.app[SIGNING].key, _now_ms()
-    )
+    hall = request.match_info["hall"]
+    key = request.app[SIGNING].key
+    answer, created = await save_booking(request.app[ENGINE], hall, body, key, _now_ms(), origin)
     return _json({"booking": answer, "token": answer["token"]}, status=201 if created else 200)
+
+
+async def _audit(request: web.Request) -> web.Response:
+    """The audit log, newest first, filtered; page on with `before_id=<next_before_id>`."""
+    _admin(request)
+
+    def text(name: str) -> str | None:
+        value = request.query.get(name) or None
+        if value is not None and len(value) > 200:
+            raise ApiError("invalid_request", f"{name} 过长")
+        return value
+
+    def number(name: str) -> int | None:
+        return _int_query(request, name, 0) if name in request.query else None
+
+    query = AuditQuery(
+        resource=text("resource"),
+        resource_id=text("resource_id"),
+        hall=text("hall"),
+        actor=text("actor"),
+        since=number("since"),
+        until=number("until"),
+        before_id=number("before_id"),
+        limit=max(1, min(_int_query(request, "limit", 100), 1000)),
+    )
+    return _json(await audit_page(request.app[ENGINE], query))
 
 
 async def _hall_penalties(request: web.Request) -> web.Response:

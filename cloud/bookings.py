@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ulid import ULID
 
+from cloud.audit import SYSTEM, Origin, record
 from cloud.db import bookings, hall_counters, next_change
 from cloud.errors import ApiError
 from cloud.setups import lock_hall, newest_setup
@@ -90,8 +91,10 @@ async def save_booking(
     request: BookingRequest,
     key: Ed25519PrivateKey,
     now_ms: int,
+    origin: Origin = SYSTEM,
 ) -> tuple[dict[str, Any], bool]:
-    """Create or change a booking; (its view with the signed `token`, whether it is new)."""
+    """Create or change a booking; (its view with the signed `token`, whether it is new). Its
+    audit row holds the booking's columns (never the token)."""
     async with engine.begin() as conn:
         await lock_hall(conn, hall)
         newest = await newest_setup(conn, hall)
@@ -144,6 +147,10 @@ async def save_booking(
                 sa.select(bookings).where(bookings.c.hall == hall, bookings.c.id == booking_id)
             )
         ).one()
+        await record(conn, origin, action="create" if existing is None else "update",
+                     resource="booking", resource_id=booking_id, hall=hall,
+                     old=existing._asdict() if existing is not None else None,
+                     new=row._asdict(), now_ms=now_ms)  # fmt: skip
     synced = _synced(hall, row, key)
     return {**synced.model_dump(mode="json"), "change_seq": change}, existing is None
 

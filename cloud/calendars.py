@@ -21,6 +21,9 @@ The cost of this choice: a version's dates reach 366 days ahead of when it was s
 hall's setup has to be stored again within the year, and again when a newer `chinesecalendar`
 brings the next year's statutory holidays (no periodic refresh does it by itself yet).
 
+Every change is in the audit log (cloud/audit.py), which is where the calendar's rule "a
+reason, always" is declared: the body's `reason`, or the `X-Change-Reason` header.
+
 The admin token guards these calls, as it does the other admin calls; per-user permissions come
 with the back office's RBAC.
 """
@@ -38,8 +41,9 @@ import sqlalchemy as sa
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cloud.audit import SYSTEM, Origin, record, required_reason
 from cloud.db import calendar_exceptions, halls, is_postgresql
 from cloud.errors import ApiError
 from cloud.setups import lock_hall, site_calendar, store_recomputed_setup
@@ -49,6 +53,7 @@ __all__ = ["CalendarChange", "calendar_routes", "put_exception", "remove_excepti
 
 log = logging.getLogger(__name__)
 
+_RESOURCE = "calendar_exception"
 _REASON_LENGTH = 200
 _YEARS = (1900, 2200)
 
@@ -84,18 +89,24 @@ async def year_view(engine: AsyncEngine, hall: str, year: int) -> dict[str, Any]
 
 
 async def put_exception(
-    engine: AsyncEngine, hall: str, date: dt.date, change: CalendarChange, by: str, now_ms: int
+    engine: AsyncEngine,
+    hall: str,
+    date: dt.date,
+    change: CalendarChange,
+    by: str,
+    now_ms: int,
+    origin: Origin = SYSTEM,
 ) -> dict[str, Any]:
     """Make `date` a working day or a holiday of the hall (replacing an exception there);
-    404 for an unknown hall, 422 without a reason."""
-    reason = change.reason.strip()
-    if not reason:
-        raise ApiError("reason_required")
+    404 for an unknown hall, 422 without a reason (the change's, else the origin's)."""
+    origin = origin.with_reason(change.reason)
+    reason = required_reason(_RESOURCE, origin) or ""
     if len(reason) > _REASON_LENGTH:
         raise ApiError("invalid_request", f"原因不能超过 {_REASON_LENGTH} 个字")
     row = {"working": change.working, "reason": reason, "created_by": by, "created_at": now_ms}
     async with engine.begin() as conn:
         await lock_hall(conn, hall)
+        before = await _exception(conn, hall, date)
         insert = (postgresql.insert if is_postgresql(conn) else sqlite.insert)(calendar_exceptions)
         await conn.execute(
             insert.values(hall=hall, date=date, **row).on_conflict_do_update(
@@ -103,6 +114,9 @@ async def put_exception(
             )
         )
         version = await store_recomputed_setup(conn, hall, now_ms)
+        await record(conn, origin, action="create" if before is None else "update",
+                     resource=_RESOURCE, resource_id=date.isoformat(), hall=hall, old=before,
+                     new={"date": date, **row}, now_ms=now_ms)  # fmt: skip
     log.info("hall %s: %s made a %s (%s) by %s", hall, date,
              "working day" if change.working else "holiday", reason, by)  # fmt: skip
     exception = {"date": date.isoformat(), **row}
@@ -110,19 +124,24 @@ async def put_exception(
 
 
 async def remove_exception(
-    engine: AsyncEngine, hall: str, date: dt.date, by: str, now_ms: int
+    engine: AsyncEngine, hall: str, date: dt.date, by: str, now_ms: int, origin: Origin = SYSTEM
 ) -> dict[str, Any]:
-    """Drop the hall's exception at `date`: 404 when there is none."""
+    """Drop the hall's exception at `date`: 404 when there is none, 422 without a reason."""
+    required_reason(_RESOURCE, origin)
     async with engine.begin() as conn:
         await lock_hall(conn, hall)
-        removed = await conn.execute(
+        before = await _exception(conn, hall, date)
+        if before is None:
+            raise ApiError("unknown_calendar_exception", date.isoformat())
+        await conn.execute(
             sa.delete(calendar_exceptions).where(
                 calendar_exceptions.c.hall == hall, calendar_exceptions.c.date == date
             )
         )
-        if removed.rowcount == 0:
-            raise ApiError("unknown_calendar_exception", date.isoformat())
         version = await store_recomputed_setup(conn, hall, now_ms)
+        await record(conn, origin, action="delete", resource=_RESOURCE,
+                     resource_id=date.isoformat(), hall=hall, old=before,
+                     now_ms=now_ms)  # fmt: skip
     log.info("hall %s: the exception at %s removed by %s", hall, date, by)
     return {"hall": hall, "removed": date.isoformat(), "setup_version": version}
 
@@ -131,9 +150,10 @@ def calendar_routes(
     engine_of: Callable[[web.Request], AsyncEngine],
     admin_of: Callable[[web.Request], str],
     now_ms: Callable[[], int],
+    origin_of: Callable[[web.Request, str], Origin],
 ) -> list[web.RouteDef]:
     """The calendar's admin calls; `admin_of` refuses a request without the admin token and
-    answers the admin's id."""
+    answers the admin's id, `origin_of` the request's origin for the audit log."""
 
     async def get_year(request: web.Request) -> web.Response:
         admin_of(request)
@@ -148,13 +168,17 @@ def calendar_routes(
         except ValidationError as exc:
             raise ApiError("invalid_request", _problem(exc)) from None
         hall = request.match_info["hall"]
-        return _json(await put_exception(engine_of(request), hall, date, change, by, now_ms()))
+        origin = origin_of(request, by)
+        return _json(
+            await put_exception(engine_of(request), hall, date, change, by, now_ms(), origin)
+        )
 
     async def delete_date(request: web.Request) -> web.Response:
         by = admin_of(request)
         date = _date(request.match_info["date"])
         hall = request.match_info["hall"]
-        return _json(await remove_exception(engine_of(request), hall, date, by, now_ms()))
+        origin = origin_of(request, by).with_body_reason(await request.read())
+        return _json(await remove_exception(engine_of(request), hall, date, by, now_ms(), origin))
 
     path = "/api/halls/{hall}/calendar"
     return [
@@ -162,6 +186,20 @@ def calendar_routes(
         web.put(path + "/{date}", put_date),
         web.delete(path + "/{date}", delete_date),
     ]
+
+
+async def _exception(conn: AsyncConnection, hall: str, date: dt.date) -> dict[str, Any] | None:
+    """The hall's exception at `date` as a row's values (locked until the commit)."""
+    row = (
+        await conn.execute(
+            sa.select(calendar_exceptions)
+            .where(calendar_exceptions.c.hall == hall, calendar_exceptions.c.date == date)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    return {k: v for k, v in row._asdict().items() if k != "hall"}
 
 
 def _year(text: str | None, now_ms: int) -> int:

@@ -53,6 +53,11 @@ class ApiConfig(_Section):
     token_cache_seconds: float = Field(
         300.0, ge=0, description="how long a worker trusts a hall secret it has verified"
     )
+    trust_forwarded_for: bool = Field(
+        False,
+        description="a trusted reverse proxy is in front: the audit log takes the caller's "
+        "address from the last entry of X-Forwarded-For instead of the connection's",
+    )
     admins: list[AdminToken] = Field(
         default_factory=list, description="admin tokens as SHA-256 digests"
     )

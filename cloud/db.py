@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 __all__ = [
+    "audit_log",
     "bookings",
     "calendar_exceptions",
     "events",
@@ -170,6 +171,36 @@ calendar_exceptions = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+
+# who changed what, when, from where (cloud/audit.py); the values are JSON, NULL when absent
+AuditValues = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # SQLite: the rowid
+        sa.Identity(),
+        primary_key=True,
+    ),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("resource", sa.String(64), nullable=False),
+    sa.Column("resource_id", sa.String(200), nullable=False),
+    sa.Column("hall", sa.String(64)),
+    sa.Column("old", AuditValues),
+    sa.Column("new", AuditValues),
+    sa.Column("reason", sa.Text),
+    sa.Column("remote", sa.String(64)),
+    sa.Column("user_agent", sa.String(200)),
+    sa.Index("audit_log_resource", "resource", "resource_id", "at"),
+    sa.Index("audit_log_hall", "hall", "at"),
 )
 
 

@@ -23,7 +23,7 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "booking_code_taken": (409, "该预约码已被本大厅的另一个预约使用"),
     "booking_checked_in": (409, "预约已签到，不能再修改"),
     "booking_no_show": (409, "预约已记为爽约，不能再修改；请新建预约"),
-    "reason_required": (422, "修改行事历必须填写原因"),
+    "reason_required": (422, "该修改必须填写原因"),
     "unknown_calendar_exception": (404, "该日期没有本地例外"),
 }
 

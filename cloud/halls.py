@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from ulid import ULID
 
+from cloud.audit import SYSTEM, Origin, record
 from cloud.auth import hash_secret, new_secret
 from cloud.db import events, hall_epochs, halls, quarantine
 from cloud.errors import ApiError
@@ -19,12 +20,14 @@ __all__ = ["register_hall", "set_disabled", "sync_status"]
 
 
 async def register_hall(
-    engine: AsyncEngine, hall_id: str | None, name: str, now_ms: int
+    engine: AsyncEngine, hall_id: str | None, name: str, now_ms: int, origin: Origin = SYSTEM
 ) -> dict[str, Any]:
-    """A new hall with its credentials; the secret is answered here once and kept only hashed."""
+    """A new hall with its credentials; the secret is answered here once and kept only hashed
+    (the audit row has neither)."""
     hall_id = hall_id or str(ULID())
     secret = new_secret()
     secret_hash = await asyncio.to_thread(hash_secret, secret)
+    view = {"id": hall_id, "name": name, "created_at": now_ms, "disabled": False}
     try:
         async with engine.begin() as conn:
             await conn.execute(
@@ -32,23 +35,31 @@ async def register_hall(
                     id=hall_id, name=name, secret_hash=secret_hash, created_at=now_ms
                 )
             )
+            await record(conn, origin, action="create", resource="hall", resource_id=hall_id,
+                         hall=hall_id, new=view, now_ms=now_ms)  # fmt: skip
     except IntegrityError as exc:
         raise ApiError("hall_exists", hall_id) from exc
     return {
-        "hall": {"id": hall_id, "name": name, "created_at": now_ms, "disabled": False},
+        "hall": view,
         "secret": secret,
         "token": hall_credentials(hall_id, secret),
     }
 
 
-async def set_disabled(engine: AsyncEngine, hall_id: str, disabled: bool) -> dict[str, Any]:
+async def set_disabled(
+    engine: AsyncEngine, hall_id: str, disabled: bool, now_ms: int, origin: Origin = SYSTEM
+) -> dict[str, Any]:
     async with engine.begin() as conn:
-        changed = await conn.execute(
-            sa.update(halls).where(halls.c.id == hall_id).values(disabled=disabled)
-        )
-        if changed.rowcount == 0:
+        before = (
+            await conn.execute(sa.select(halls).where(halls.c.id == hall_id).with_for_update())
+        ).first()
+        if before is None:
             raise ApiError("unknown_hall", hall_id)
+        await conn.execute(sa.update(halls).where(halls.c.id == hall_id).values(disabled=disabled))
         row = (await conn.execute(sa.select(halls).where(halls.c.id == hall_id))).one()
+        await record(conn, origin, action="update", resource="hall", resource_id=hall_id,
+                     hall=hall_id, old=_hall_view(before), new=_hall_view(row),
+                     now_ms=now_ms)  # fmt: skip
     return {"hall": _hall_view(row)}
 
 

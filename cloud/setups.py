@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cloud.audit import SYSTEM, Origin, record
 from cloud.db import calendar_exceptions, hall_setups, halls
 from cloud.errors import ApiError
 from sync.calendar import CalendarException, SiteCalendar
@@ -64,15 +65,17 @@ def parse_setup(hall: str, raw: bytes) -> HallSetup:
     return setup
 
 
-async def store_setup(engine: AsyncEngine, hall: str, raw: bytes, now_ms: int) -> dict[str, Any]:
+async def store_setup(
+    engine: AsyncEngine, hall: str, raw: bytes, now_ms: int, origin: Origin = SYSTEM
+) -> dict[str, Any]:
     """Store the version in `raw`: 404 for an unknown hall, 422 for a setup that is not valid
-    (`parse_setup`), 409 unless it is newer than the newest stored."""
+    (`parse_setup`), 409 unless it is newer than the newest stored. Its audit row holds the
+    top-level sections that differ from the newest version before it."""
     async with engine.begin() as conn:
         await lock_hall(conn, hall)
         setup = parse_setup(hall, raw)
-        newest = await conn.scalar(
-            sa.select(sa.func.max(hall_setups.c.version)).where(hall_setups.c.hall == hall)
-        )
+        previous = await newest_setup(conn, hall)
+        newest = previous[0] if previous is not None else None
         if newest is not None and setup.version <= newest:
             raise ApiError("stale_setup", f"云端最新版本为 {newest}，提交的是 {setup.version}",
                            newest=int(newest))  # fmt: skip
@@ -80,14 +83,16 @@ async def store_setup(engine: AsyncEngine, hall: str, raw: bytes, now_ms: int) -
         closed, extra = await calendar_dates(conn, hall, today, setup.hall.working_weekdays)
         dates = {"closed_dates": closed, "extra_working_dates": extra}
         setup = setup.model_copy(update={"hall": setup.hall.model_copy(update=dates)})
+        body = json.loads(setup.model_dump_json())
         await conn.execute(
             sa.insert(hall_setups).values(
-                hall=hall,
-                version=setup.version,
-                body=json.loads(setup.model_dump_json()),
-                created_at=now_ms,
+                hall=hall, version=setup.version, body=body, created_at=now_ms
             )
         )
+        await record(conn, origin, action="create", resource="hall_setup",
+                     resource_id=str(setup.version), hall=hall,
+                     old=previous[1] if previous is not None else None, new=body,
+                     now_ms=now_ms)  # fmt: skip
     log.info("hall %s: configuration version %s stored", hall, setup.version)
     return {"hall": hall, "version": setup.version, "created_at": now_ms}
 
