@@ -2,7 +2,7 @@
 
 The (hall, epoch) row is the batch's lock and its checkpoint: its `mark` is the highest
 sequence the cloud holds for the epoch. A batch that chains beyond the mark is refused (a gap);
-events at or below the mark are duplicates; the others are checked (`cloud.events`) and either
+events at or below the mark are duplicates; the others are checked (`sync.events`) and either
 stored or quarantined, and the mark moves to the batch's last sequence, all in one commit;
 the bookings the stored events check in (`booking.checked_in`, a `ticket.issued` of source
 `booking`) become checked in within that same commit (cloud/bookings.py), and the penalty of a
@@ -32,8 +32,8 @@ from cloud.db import (
     is_postgresql,
     quarantine,
 )
-from cloud.events import poison_reason
 from cloud.noshow import reverse_penalties
+from sync.events import poison_reason
 from sync.protocol import (
     BatchAck,
     EventBatch,

@@ -19,11 +19,11 @@ from edge.queue.ordering import next_ticket
 from edge.queue.store import Store, Transaction
 from edge.queue.tickets import count, new_supplement_code, ticket_event
 from edge.queue.views import ticket_view, window_view
+from sync.events import EVALUATION_LEVELS
 from sync.hallsetup import StaffMember, Window
 
 __all__ = ["EVALUATION_LEVELS", "CounterOperations"]
 
-EVALUATION_LEVELS = ("very_satisfied", "satisfied", "basic", "dissatisfied")
 _LOGGED_IN = ("open", "paused", "backstage")
 
 Change = Callable[[Transaction, sqlite3.Row], None]

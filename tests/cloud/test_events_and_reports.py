@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from cloud.app import ENGINE
-from cloud.events import EVENT_TYPES, poison_reason
 from cloud.reports import hall_counts
+from sync.events import EVENT_TYPES, poison_reason
 from tests.cloud.conftest import ADMIN, batch, event, register
 
 EDGE = Path(__file__).resolve().parents[2] / "edge"

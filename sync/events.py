@@ -1,7 +1,8 @@
-"""The hall events the cloud accepts, and why it quarantines one it cannot read.
+"""The hall's events, as a contract: every type the edge writes to its log, with the payload
+fields the cloud's reports rely on, and the evaluation levels (§5.2.6).
 
-One entry per event type the edge writes to its log (`tx.event(...)` in `edge/`), with the
-payload fields the cloud's reports rely on. An event of an unknown type, or whose payload
+One entry per event type the edge writes (`tx.event(...)` in `edge/`; a test keeps the list
+complete). An event of an unknown type, or whose payload
 lacks one of its fields, is a poison event: quarantined with the reason, never stored.
 """
 
