@@ -35,14 +35,14 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from edge.backoff import Backoff
+from edge.cloudlink import Backoff, CloudRefused, cloud_json, hall_headers
 from edge.queue import QueueEngine, QueueError
 from edge.queue.store import Transaction
 from sync.bookingtoken import BookingTokenError, load_public_key, public_key_text
 from sync.hallsetup import Booking
-from sync.protocol import BookingPage, ConfigUpdate, SigningKeys, hall_credentials
+from sync.protocol import BookingPage, ConfigUpdate, SigningKeys
 
-__all__ = ["ConfigPull", "PullRefused", "pull_state"]
+__all__ = ["CloudRefused", "ConfigPull", "pull_state"]
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,6 @@ def pull_state(engine: QueueEngine) -> dict[str, Any]:
     }
 
 
-class PullRefused(Exception):
-    """The cloud refused the pull (4xx): credentials, a bad request; retrying soon won't help."""
-
-
 class ConfigPull:
     def __init__(
         self,
@@ -91,7 +87,7 @@ class ConfigPull:
         self.engine = engine
         self.url = url.rstrip("/")
         self.hall = hall
-        self.headers = {"Authorization": f"Bearer {hall_credentials(hall, secret)}"}
+        self.headers = hall_headers(hall, secret)
         self.interval = interval
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.backoff = Backoff(min_backoff, max_backoff)
@@ -122,7 +118,7 @@ class ConfigPull:
                     delay = self.interval
                 except asyncio.CancelledError:
                     raise
-                except PullRefused as exc:
+                except CloudRefused as exc:
                     self._failed(str(exc))
                     delay = self.backoff.next(refused=True)
                 except (
@@ -158,7 +154,7 @@ class ConfigPull:
         async with session.get(f"{self.url}/sync/v1/config", params={"after": after}) as r:
             if r.status == 204:
                 return
-            body = await _json(r)
+            body = await cloud_json(r)
         version = body.get("version") if isinstance(body, dict) else None
         if not isinstance(version, int) or isinstance(version, bool) or version <= after:
             raise ValueError(f"the cloud's configuration answer has no newer version: {version!r}")
@@ -195,7 +191,7 @@ class ConfigPull:
         cursor = self.engine.store.meta(BOOKINGS_CURSOR)
         params = {"cursor": cursor} if cursor else {}
         async with session.get(f"{self.url}/sync/v1/bookings", params=params) as r:
-            page = BookingPage.model_validate(await _json(r))
+            page = BookingPage.model_validate(await cloud_json(r))
         if page.bookings:
             # the local copy keeps no token: a scanned token is verified by its signature
             copies = [Booking(**b.model_dump(exclude={"token"})) for b in page.bookings]
@@ -205,7 +201,7 @@ class ConfigPull:
 
     async def _pull_keys(self, session: aiohttp.ClientSession) -> None:
         async with session.get(f"{self.url}/api/signing/public-keys") as r:
-            served = SigningKeys.model_validate(await _json(r))
+            served = SigningKeys.model_validate(await cloud_json(r))
         try:
             keys = [load_public_key(k) for k in served.keys]
         except BookingTokenError as exc:
@@ -229,20 +225,6 @@ class ConfigPull:
     def _failed(self, error: str) -> None:
         log.warning("cloud pull: %s", error)
         self._set_meta({PULL_ERROR: error[:500]})
-
-
-async def _json(response: aiohttp.ClientResponse) -> Any:
-    text = await response.text()
-    if response.status >= 500:
-        raise aiohttp.ClientResponseError(
-            response.request_info, (), status=response.status, message=text[:200]
-        )
-    if response.status >= 400:
-        raise PullRefused(f"the cloud refused ({response.status}): {text[:300]}")
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"the cloud's answer is not JSON: {text[:200]!r}") from exc
 
 
 def _problems(exc: ValidationError) -> str:

@@ -27,8 +27,8 @@ from typing import Any
 
 import aiohttp
 
-from edge.backoff import Backoff
 from edge.backup import PREVIOUS_EPOCHS
+from edge.cloudlink import Backoff, CloudRefused, cloud_json, hall_headers
 from edge.queue import QueueEngine
 from edge.queue.store import Event
 from sync.protocol import (
@@ -38,7 +38,6 @@ from sync.protocol import (
     HeartbeatAck,
     Mark,
     SyncEvent,
-    hall_credentials,
 )
 
 __all__ = ["CloudSync", "SyncState", "sync_state"]
@@ -64,10 +63,6 @@ def sync_state(engine: QueueEngine) -> SyncState:
     )
 
 
-class CloudRefused(Exception):
-    """The cloud answered with a refusal that retrying will not mend (auth, a bad request)."""
-
-
 class HeartbeatRefused(Exception):
     """The cloud does not hold the epoch up to the heartbeat's mark: send from its mark."""
 
@@ -90,7 +85,7 @@ class CloudSync:
         self.engine = engine
         self.url = url.rstrip("/")
         self.hall = hall
-        self.headers = {"Authorization": f"Bearer {hall_credentials(hall, secret)}"}
+        self.headers = hall_headers(hall, secret)
         self.batch_size = batch_size
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retain_ms = retain_days * _DAY_MS
@@ -183,7 +178,7 @@ class CloudSync:
         async with session.get(
             f"{self.url}/sync/v1/mark", params={"epoch": state.epoch}
         ) as response:
-            body = await self._json(response)
+            body = await cloud_json(response)
         mark = Mark.model_validate(body)
         cursor = max(mark.mark, state.epoch_start)
         if cursor != state.mark:
@@ -230,7 +225,7 @@ class CloudSync:
                     f"heartbeat refused: the cloud holds epoch {state.epoch} up to "
                     f"{body.get('mark')}, not {mark}"
                 )
-            body = await self._json(response)
+            body = await cloud_json(response)
         ack = HeartbeatAck.model_validate(body)
         self.synced_through = ack.synced_through
         if state.last_error:  # the cloud is back and holds everything: the error is history
@@ -275,7 +270,7 @@ class CloudSync:
                 log.warning("cloud sync: gap at %s (epoch %s): the cloud holds up to %s",
                             after, epoch, mark)  # fmt: skip
                 return mark, False
-            body = await self._json(response)
+            body = await cloud_json(response)
         ack = BatchAck.model_validate(body)
         if ack.epoch != epoch:
             raise ValueError(f"the cloud answered for epoch {ack.epoch}, not {epoch}")
@@ -298,7 +293,7 @@ class CloudSync:
                 int(previous["end"]),
             )
             async with session.get(f"{self.url}/sync/v1/mark", params={"epoch": epoch}) as r:
-                cursor = max(Mark.model_validate(await self._json(r)).mark, start)
+                cursor = max(Mark.model_validate(await cloud_json(r)).mark, start)
             while cursor < end:
                 events = self._pending(cursor, end)
                 if not events:
@@ -306,19 +301,6 @@ class CloudSync:
                 cursor, _ = await self._post(session, epoch, start, cursor, events)
         with self.engine.store.transaction(self.engine.clock.now_ms()):
             self.engine.store.set_meta(PREVIOUS_EPOCHS, "[]")
-
-    async def _json(self, response: aiohttp.ClientResponse) -> Any:
-        text = await response.text()
-        if response.status >= 500:
-            raise aiohttp.ClientResponseError(
-                response.request_info, (), status=response.status, message=text[:200]
-            )
-        if response.status >= 400:
-            raise CloudRefused(f"the cloud refused ({response.status}): {text[:300]}")
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"the cloud's answer is not JSON: {text[:200]!r}") from exc
 
     # ------------------------------------------------------------------ state
 
