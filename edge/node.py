@@ -181,16 +181,20 @@ class EdgeNode:
             )
         return registry, bus
 
+    def _hall_secret(self) -> str:
+        """The secret the cloud gave this hall when it was registered ([cloud] secret_file)."""
+        path = self.config.cloud.secret_file
+        return (self.base / path).read_text().strip() if path else ""
+
     def _cloud_sync(self, engine: QueueEngine) -> CloudSync | None:
         cloud = self.config.cloud
         if not cloud.url or not engine.configured:
             return None
-        secret = (self.base / cloud.secret_file).read_text().strip() if cloud.secret_file else ""
         return CloudSync(
             engine,
             url=cloud.url,
             hall=engine.hall.hall.id,
-            secret=secret,
+            secret=self._hall_secret(),
             batch_size=cloud.batch_size,
             timeout=cloud.timeout_seconds,
             retain_days=cloud.retain_days,
@@ -200,12 +204,11 @@ class EdgeNode:
 
     def _config_pull(self, engine: QueueEngine) -> ConfigPull:
         cloud = self.config.cloud
-        secret = (self.base / cloud.secret_file).read_text().strip() if cloud.secret_file else ""
         return ConfigPull(
             engine,
             url=cloud.url,
             hall=engine.hall.hall.id,
-            secret=secret,
+            secret=self._hall_secret(),
             interval=cloud.pull_seconds,
             timeout=cloud.timeout_seconds,
             max_backoff=cloud.max_backoff_seconds,
