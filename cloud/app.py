@@ -18,13 +18,13 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cloud.audit import AuditQuery, Origin, audit_page
 from cloud.auth import HallAuth, check_admin
 from cloud.bookings import booking_page, parse_booking, save_booking
 from cloud.calendars import calendar_routes
 from cloud.config import CloudConfig
+from cloud.context import CONFIG, ENGINE
 from cloud.db import migrate_async, open_engine
 from cloud.errors import ApiError
 from cloud.halls import register_hall, set_disabled, sync_status
@@ -46,8 +46,6 @@ __all__ = ["CONFIG", "ENGINE", "create_app"]
 
 log = logging.getLogger(__name__)
 
-CONFIG = web.AppKey("config", CloudConfig)
-ENGINE = web.AppKey("engine", AsyncEngine)
 HALL_AUTH = web.AppKey("hall_auth", HallAuth)
 SIGNING = web.AppKey("signing", Signing)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "AdminToken",
+    "AuthConfig",
     "BookingsConfig",
     "CloudConfig",
     "ConfigError",
@@ -63,6 +64,31 @@ class ApiConfig(_Section):
     )
 
 
+class AuthConfig(_Section):
+    """Signing in to the admin portal and the API (cloud/identity/)."""
+
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="a session ends this long after sign-in"
+    )
+    idle_minutes: float = Field(
+        30.0, gt=0, description="a session ends after this long without a request"
+    )
+    lockout_attempts: int = Field(
+        5, ge=1, le=100, description="failed sign-ins in a row that lock an account"
+    )
+    lockout_minutes: float = Field(15.0, gt=0, description="how long a locked account stays locked")
+    captcha_after_failures: int = Field(
+        0,
+        ge=0,
+        description="failed sign-ins of an account after which a captcha is required; 0: always",
+    )
+    secure_cookies: bool = Field(
+        True,
+        description="the session cookie is sent over HTTPS only (turn off for plain-HTTP "
+        "trials on one machine)",
+    )
+
+
 class NodeConfig(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="logging level"
@@ -111,6 +137,7 @@ class CloudConfig(_Section):
     api: ApiConfig = Field(default_factory=ApiConfig)
     signing: SigningConfig = Field(default_factory=SigningConfig)
     bookings: BookingsConfig = Field(default_factory=BookingsConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
 
 
 class ConfigError(Exception):

@@ -1,0 +1,1 @@
+"""Identity: the organisation tree, users, roles and permissions, and signing in."""
