@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cloud import hallconfig, portal, resources, workflow
 from cloud.audit import AuditQuery, Origin, audit_page
 from cloud.auth import HallAuth, check_admin
 from cloud.bookings import booking_page, parse_booking, save_booking
@@ -28,6 +29,7 @@ from cloud.context import CONFIG, ENGINE
 from cloud.db import migrate_async, open_engine
 from cloud.errors import ApiError
 from cloud.halls import register_hall, set_disabled, sync_status
+from cloud.identity import api as identity_api
 from cloud.ingest import (
     EpochConflict,
     SyncGap,
@@ -86,6 +88,11 @@ def create_app(config: CloudConfig) -> web.Application:
     app.router.add_post("/api/no-shows/run", _run_no_shows)
     app.router.add_get("/api/signing/public-keys", _public_keys)
     app.router.add_get("/api/health", _health)
+    identity_api.setup(app)
+    resources.setup(app)
+    workflow.setup(app)
+    hallconfig.setup(app)
+    portal.setup(app)
     app.router.add_post("/sync/v1/events", _post_events)
     app.router.add_get("/sync/v1/mark", _get_mark)
     app.router.add_post("/sync/v1/heartbeat", _post_heartbeat)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MESSAGES", "ApiError"]
+__all__ = ["MESSAGES", "ApiError", "register_errors"]
 
 MESSAGES: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "请求格式不正确"),
@@ -33,6 +33,16 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "reason_required": (422, "该修改必须填写原因"),
     "unknown_calendar_exception": (404, "该日期没有本地例外"),
 }
+
+
+def register_errors(codes: dict[str, tuple[int, str]]) -> None:
+    """Add a capability's refusals (code -> HTTP status, Chinese message), at import of its
+    module; a code declared twice with another meaning is a programming error."""
+    for code, meaning in codes.items():
+        known = MESSAGES.get(code)
+        if known is not None and known != meaning:
+            raise ValueError(f"error code {code!r} declared twice: {known} and {meaning}")
+        MESSAGES[code] = meaning
 
 
 class ApiError(Exception):
