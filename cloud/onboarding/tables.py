@@ -1,0 +1,86 @@
+"""The onboarding tables (入驻管理, §21.1): stationed departments, the staff archive, and the
+initial passwords waiting to be shown once (migration 0009)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from cloud.db import Payload, metadata
+
+__all__ = ["password_reveals", "staff", "stationed_departments"]
+
+# a department stationed in a hall (进驻部门, §21.1.1–21.1.3), one row per org unit;
+# `status`: stationed, departed (调离)
+stationed_departments = sa.Table(
+    "onboarding_departments",
+    metadata,
+    sa.Column("unit_id", sa.String(64), sa.ForeignKey("org_units.id"), primary_key=True),
+    sa.Column("number", sa.String(64)),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("short_name", sa.String(100)),
+    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("window_name", sa.String(200)),
+    sa.Column("window_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("staff_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("leaders", Payload, nullable=False),
+    sa.Column("items", Payload, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("entered_at", sa.BigInteger, nullable=False),
+    sa.Column("departed_on", sa.Date),
+    sa.Column("instance_id", sa.String(64)),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('stationed', 'departed')", name="onboarding_departments_status_check"
+    ),
+)
+
+# the archive of stationed staff (入驻人员, §21.1.4, §21.1.7); `status` follows their account:
+# active, cancelled (取消备案)
+staff = sa.Table(
+    "onboarding_staff",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("users.id")),
+    sa.Column("unit_id", sa.String(64), sa.ForeignKey("org_units.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("gender", sa.String(8), nullable=False),
+    sa.Column("birth_date", sa.Date),
+    sa.Column("political_status", sa.String(32)),
+    sa.Column("photo", sa.String(64)),  # an upload's id (cloud/uploads.py)
+    sa.Column("floor", sa.String(32)),
+    sa.Column("work_number", sa.String(64)),
+    sa.Column("department", sa.String(200)),
+    sa.Column("post", sa.String(100)),
+    sa.Column("mobile", sa.String(32)),
+    sa.Column("email", sa.String(200)),
+    sa.Column("stationed_post", sa.String(100)),
+    sa.Column("stationed_status", sa.String(32)),
+    sa.Column("category", sa.String(32)),
+    sa.Column("hall", sa.String(64)),
+    sa.Column("window", sa.String(64)),
+    sa.Column("leaders", Payload, nullable=False),
+    sa.Column("shuttle", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("canteen", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("business_scope", sa.Text),
+    sa.Column("username", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("entered_on", sa.Date),
+    sa.Column("instance_id", sa.String(64)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(64)),
+    sa.CheckConstraint("status IN ('active', 'cancelled')", name="onboarding_staff_status_check"),
+    sa.Index("onboarding_staff_unit", "unit_id"),
+    sa.Index("onboarding_staff_user", "user_id"),
+)
+
+# an approved staff entry's initial password until the applicant has seen it once on the
+# approved instance; the row goes when shown, so no password stays in the database
+password_reveals = sa.Table(
+    "onboarding_password_reveals",
+    metadata,
+    sa.Column("instance_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("password", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
