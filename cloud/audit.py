@@ -45,6 +45,7 @@ __all__ = [
     "Origin",
     "audit_page",
     "record",
+    "register_policy",
     "required_reason",
 ]
 
@@ -78,6 +79,17 @@ POLICIES: dict[str, AuditPolicy] = {
         AuditPolicy("calendar_exception", "行事历", reason_required=True),
     )
 }
+
+
+def register_policy(policy: AuditPolicy) -> AuditPolicy:
+    """Declare how a capability's resource is audited (at import of its module); declaring a
+    resource twice with another policy is a programming error."""
+    known = POLICIES.get(policy.resource)
+    if known is not None and known != policy:
+        raise ValueError(f"audit policy for {policy.resource!r} declared twice")
+    POLICIES[policy.resource] = policy
+    return policy
+
 
 # never logged, whatever the resource declares
 _ALWAYS_SECRET = frozenset({"secret", "secret_hash", "token", "password", "password_hash"})
@@ -239,12 +251,22 @@ def _policy(resource: str) -> AuditPolicy:
 
 
 def _plain(values: dict[str, Any] | None, hidden: frozenset[str]) -> dict[str, Any] | None:
-    """The values as JSON (dates and times in ISO format), without the hidden fields."""
+    """The values as JSON (dates and times in ISO format), without the hidden fields at any
+    depth (a hall setup's staff carry their password hashes)."""
     if values is None:
         return None
-    shown = {k: v for k, v in values.items() if k not in hidden}
-    plain: dict[str, Any] = json.loads(json.dumps(shown, default=_iso, ensure_ascii=False))
+    plain: dict[str, Any] = _without(
+        json.loads(json.dumps(values, default=_iso, ensure_ascii=False)), hidden
+    )
     return plain
+
+
+def _without(value: Any, hidden: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _without(v, hidden) for k, v in value.items() if k not in hidden}
+    if isinstance(value, list):
+        return [_without(v, hidden) for v in value]
+    return value
 
 
 def _iso(value: Any) -> str:

@@ -188,6 +188,17 @@ async def test_no_secret_reaches_the_log(cloud: TestClient) -> None:
     assert "secret_hash" not in logged and '"token"' not in logged
 
 
+async def test_secrets_nested_in_a_setup_stay_out_of_the_log(cloud: TestClient) -> None:
+    hall, _ = await register(cloud)
+    setup = small_hall(id=hall, version=1).model_dump(mode="json")
+    assert any(staff["password_hash"] for staff in setup["staff"])
+    response = await cloud.put(f"/api/halls/{hall}/setup", json=setup, headers=ADMIN)
+    assert response.status == 201, await response.text()
+    logged = json.dumps(await entries(cloud, hall=hall), ensure_ascii=False)
+    assert "staff_no" in logged  # the staff are logged ...
+    assert "password_hash" not in logged and "argon2" not in logged  # ... without their hashes
+
+
 async def test_the_log_is_filtered_and_paged_newest_first(cloud: TestClient) -> None:
     hall, _ = await register(cloud)
     for i in range(5):
