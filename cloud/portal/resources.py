@@ -1,0 +1,299 @@
+"""The pages every declared resource gets (cloud/resources/): a list with the declared
+filters combined, paging and sorting, and an Excel export of exactly the filtered rows; forms
+to create and edit a record from its fields; deletion with confirmation.
+
+Every page calls the resource service, which checks the user's rights and data scope: a user
+without `<resource>.view` gets the 403 page however they reach the address. Buttons follow the
+same rights, for convenience only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cloud.audit import Origin
+from cloud.context import CONFIG, ENGINE
+from cloud.errors import ApiError
+from cloud.identity.principal import Principal, authorize
+from cloud.portal.forms import FormErrors, form_text
+from cloud.portal.render import is_htmx, page, redirect, render
+from cloud.resources.declare import RESOURCES, FieldError, Resource
+from cloud.resources.query import MAX_PAGE_SIZE, Query
+from cloud.resources.service import (
+    create_row,
+    delete_row,
+    get_row,
+    list_rows,
+    parse_query,
+    resource_of,
+    update_row,
+)
+from cloud.resources.values import parse_value
+
+__all__ = ["REASON_FIELD", "add_routes"]
+
+# the form field of a change's reason (the REST API's `_reason`)
+REASON_FIELD = "_reason"
+# keys of a list's address that are the page's, not filters
+_PAGE_KEYS = frozenset({"msg"})
+_INPUT_TYPES = {
+    "int": "number",
+    "decimal": "text",
+    "date": "date",
+    "datetime": "datetime-local",
+    "time": "time",
+    "phone": "tel",
+    "email": "email",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/portal/r/{resource}", page(_list))
+    app.router.add_get("/portal/r/{resource}/new", page(_new))
+    app.router.add_post("/portal/r/{resource}/new", page(_create))
+    app.router.add_get("/portal/r/{resource}/{id}/edit", page(_edit))
+    app.router.add_post("/portal/r/{resource}/{id}/edit", page(_update))
+    app.router.add_post("/portal/r/{resource}/{id}/delete", page(_delete))
+
+
+async def _list(request: web.Request, me: Principal) -> web.StreamResponse:
+    resource = resource_of(request.match_info["resource"])
+    filters = MultiDict((k, v) for k, v in request.query.items() if k not in _PAGE_KEYS)
+    query = parse_query(resource, filters)
+    async with request.app[ENGINE].connect() as conn:
+        rows = await list_rows(conn, me, resource, query)
+        choices = await _choices(conn, me, resource, resource.filters)
+    exported = urlencode([(k, v) for k, v in filters.items() if k not in ("page", "page_size")])
+    context: dict[str, Any] = {
+        "resource": resource,
+        "rows": rows,
+        "query_values": filters,
+        "sort": _sort_text(query),
+        "pages": max(1, -(-rows.total // rows.page_size)),
+        "choices": choices,
+        "input_types": _INPUT_TYPES,
+        "can": {r: me.can(resource.permission(r)) for r in ("create", "edit", "delete", "read")},
+        "export_url": f"/api/r/{resource.name}/export.xlsx" + (f"?{exported}" if exported else ""),
+        "base": f"/portal/r/{resource.name}",
+        "reason_field": REASON_FIELD,
+    }
+    if is_htmx(request):
+        return await render(request, "resource_rows.html", me, oob=True, **context)
+    return await render(request, "resource_list.html", me, oob=False, **context)
+
+
+async def _new(request: web.Request, me: Principal) -> web.StreamResponse:
+    resource = resource_of(request.match_info["resource"])
+    authorize(me, resource.permission("create"))
+    values = {f.name: _shown(f.default) for f in resource.fields}
+    return await _form(request, me, resource, None, values, FormErrors())
+
+
+async def _create(request: web.Request, me: Principal) -> web.StreamResponse:
+    resource = resource_of(request.match_info["resource"])
+    authorize(me, resource.permission("create"))
+    form = await request.post()
+    body, errors = _read_form(resource, form)
+    if not errors:
+        try:
+            async with request.app[ENGINE].begin() as conn:
+                await create_row(conn, me, resource, body, _origin(request, me, form))
+        except ApiError as exc:
+            _place(resource, exc, errors)
+    if errors:
+        return await _form(request, me, resource, None, _echo(form), errors, status=422)
+    return redirect(f"/portal/r/{resource.name}", "created")
+
+
+async def _edit(request: web.Request, me: Principal) -> web.StreamResponse:
+    resource = resource_of(request.match_info["resource"])
+    authorize(me, resource.permission("edit"))
+    async with request.app[ENGINE].connect() as conn:
+        row = await get_row(conn, me, resource, request.match_info["id"])
+    values = {f.name: _shown(row.get(f.name)) for f in resource.fields}
+    return await _form(request, me, resource, row["id"], values, FormErrors())
+
+
+async def _update(request: web.Request, me: Principal) -> web.StreamResponse:
+    resource = resource_of(request.match_info["resource"])
+    record_id = request.match_info["id"]
+    authorize(me, resource.permission("edit"))
+    form = await request.post()
+    body, errors = _read_form(resource, form)
+    if not errors:
+        try:
+            async with request.app[ENGINE].begin() as conn:
+                await update_row(conn, me, resource, record_id, body, _origin(request, me, form))
+        except ApiError as exc:
+            if exc.status in (403, 404) and exc.code != "department_out_of_scope":
+                raise
+            _place(resource, exc, errors)
+    if errors:
+        return await _form(request, me, resource, record_id, _echo(form), errors, status=422)
+    return redirect(f"/portal/r/{resource.name}", "saved")
+
+
+async def _delete(request: web.Request, me: Principal) -> web.StreamResponse:
+    resource = resource_of(request.match_info["resource"])
+    form = await request.post()
+    async with request.app[ENGINE].begin() as conn:
+        await delete_row(conn, me, resource, request.match_info["id"], _origin(request, me, form))
+    if is_htmx(request):
+        # the row goes from the list in place; the rest of the page stays as it is
+        return web.Response(text="", content_type="text/html")
+    back = form_text(form, "back")
+    target = back if back.startswith(f"/portal/r/{resource.name}") else f"/portal/r/{resource.name}"
+    return redirect(target, "deleted")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+async def _form(
+    request: web.Request,
+    me: Principal,
+    resource: Resource,
+    record_id: str | None,
+    values: Mapping[str, Any],
+    errors: FormErrors,
+    *,
+    status: int = 200,
+) -> web.Response:
+    fields = [f for f in resource.fields if not f.hidden and not f.secret]
+    async with request.app[ENGINE].connect() as conn:
+        choices = await _choices(conn, me, resource, fields)
+    return await render(
+        request,
+        "resource_form.html",
+        me,
+        status=status,
+        resource=resource,
+        record_id=record_id,
+        fields=fields,
+        values=values,
+        errors=errors.by_field,
+        choices=choices,
+        input_types=_INPUT_TYPES,
+        reason_field=REASON_FIELD,
+        base=f"/portal/r/{resource.name}",
+    )
+
+
+def _read_form(resource: Resource, form: MultiDictProxy[Any]) -> tuple[dict[str, Any], FormErrors]:
+    """The body for the service from the form's texts, and what is wrong with it by field:
+    every field checked at once (the service stops at the first problem)."""
+    body: dict[str, Any] = {}
+    errors = FormErrors()
+    for field in resource.fields:
+        if not field.writable or field.hidden or field.secret:
+            continue
+        if field.kind == "bool":
+            raw: Any = "true" if form_text(form, field.name) else "false"
+        else:
+            value = form.get(field.name)
+            raw = value if isinstance(value, str) else ""
+            if field.kind != "textarea":
+                raw = raw.strip()
+        try:
+            parsed = parse_value(field, raw)
+        except FieldError as exc:
+            errors.add(field.name, exc.message)
+            continue
+        if field.required and (parsed is None or parsed == ""):
+            errors.add(field.name, "不能为空")
+            continue
+        body[field.name] = raw if raw != "" else None
+    if resource.reason_required and not form_text(form, REASON_FIELD):
+        errors.add(REASON_FIELD, "请填写修改原因")
+    return body, errors
+
+
+def _place(resource: Resource, exc: ApiError, errors: FormErrors) -> None:
+    """Show the service's refusal next to the field it names (by its label), else above the
+    form."""
+    detail = exc.message.split("：", 1)[1] if "：" in exc.message else ""
+    for field in resource.fields:
+        if detail.startswith(f"{field.label}："):
+            errors.add(field.name, detail.removeprefix(f"{field.label}："))
+            return
+        if exc.code == "duplicate_value" and detail.startswith(f"{field.label}「"):
+            errors.add(field.name, f"{detail.removeprefix(field.label)}已被使用")
+            return
+    if exc.code == "reason_required":
+        errors.add(REASON_FIELD, "请填写修改原因")
+        return
+    errors.add("", exc.message)
+
+
+async def _choices(
+    conn: AsyncConnection, me: Principal, resource: Resource, fields: Any
+) -> dict[str, list[Choice]]:
+    """The options of the choice and ref fields among `fields`: fixed options, a dictionary
+    category's enabled items, or the referenced records the user may view."""
+    from cloud.resources.catalog import dictionary_categories, dictionary_items
+
+    found: dict[str, list[Choice]] = {}
+    for field in fields:
+        if field.kind == "choice" and field.options:
+            found[field.name] = [Choice(v, label) for v, label in field.options]
+        elif field.kind == "choice" and field.dictionary is not None:
+            rows = await conn.execute(
+                sa.select(dictionary_items.c.code, dictionary_items.c.label)
+                .join(
+                    dictionary_categories,
+                    dictionary_categories.c.id == dictionary_items.c.category,
+                )
+                .where(dictionary_categories.c.code == field.dictionary, dictionary_items.c.enabled)
+                .order_by(dictionary_items.c.sort, dictionary_items.c.code)
+            )
+            found[field.name] = [Choice(r.code, r.label) for r in rows]
+        elif field.kind == "ref" and field.ref is not None:
+            target = RESOURCES[field.ref]
+            if not me.can(target.permission("view")):
+                found[field.name] = []
+                continue
+            listed = await list_rows(conn, me, target, Query(page_size=MAX_PAGE_SIZE))
+            found[field.name] = [
+                Choice(r["id"], str(r.get(target.title) or r["id"])) for r in listed.rows
+            ]
+        elif field.kind == "bool":
+            found[field.name] = [Choice("true", "是"), Choice("false", "否")]
+    return found
+
+
+def _origin(request: web.Request, me: Principal, form: Mapping[str, Any]) -> Origin:
+    trust = request.app[CONFIG].api.trust_forwarded_for
+    origin = Origin.of_request(request, me.actor, trust_forwarded_for=trust)
+    return origin.with_reason(form_text(form, "_reason", 500) or None)
+
+
+def _echo(form: MultiDictProxy[Any]) -> dict[str, str]:
+    """What the user typed, shown again with the errors."""
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _shown(value: Any) -> Any:
+    """A stored value as a form input's value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else ""
+    return str(value)
+
+
+def _sort_text(query: Query) -> str:
+    return ",".join(("-" if descending else "") + name for name, descending in query.sort)
