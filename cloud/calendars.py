@@ -24,8 +24,8 @@ brings the next year's statutory holidays (no periodic refresh does it by itself
 Every change is in the audit log (cloud/audit.py), which is where the calendar's rule "a
 reason, always" is declared: the body's `reason`, or the `X-Change-Reason` header.
 
-The admin token guards these calls, as it does the other admin calls; per-user permissions come
-with the back office's RBAC.
+The calls take `calendar.read` / `calendar.edit` over the hall (a configured admin token is the
+bootstrap superuser).
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cloud.audit import SYSTEM, Origin, record, required_reason
+from cloud.context import ENGINE
 from cloud.db import calendar_exceptions, halls, is_postgresql
 from cloud.errors import ApiError
+from cloud.identity.guard import guard
 from cloud.setups import lock_hall, site_calendar, store_recomputed_setup
 from sync.calendar import is_covered, statutory_years
 
@@ -146,39 +148,36 @@ async def remove_exception(
     return {"hall": hall, "removed": date.isoformat(), "setup_version": version}
 
 
-def calendar_routes(
-    engine_of: Callable[[web.Request], AsyncEngine],
-    admin_of: Callable[[web.Request], str],
-    now_ms: Callable[[], int],
-    origin_of: Callable[[web.Request, str], Origin],
-) -> list[web.RouteDef]:
-    """The calendar's admin calls; `admin_of` refuses a request without the admin token and
-    answers the admin's id, `origin_of` the request's origin for the audit log."""
+def calendar_routes(now_ms: Callable[[], int]) -> list[web.RouteDef]:
+    """The calendar's admin calls: reading takes `calendar.read`, changing `calendar.edit`,
+    over the hall (cloud/identity/guard.py)."""
 
     async def get_year(request: web.Request) -> web.Response:
-        admin_of(request)
+        hall = request.match_info["hall"]
+        await guard(request, "calendar.read", hall)
         year = _year(request.query.get("year"), now_ms())
-        return _json(await year_view(engine_of(request), request.match_info["hall"], year))
+        return _json(await year_view(request.app[ENGINE], hall, year))
 
     async def put_date(request: web.Request) -> web.Response:
-        by = admin_of(request)
+        hall = request.match_info["hall"]
+        principal, origin = await guard(request, "calendar.edit", hall)
         date = _date(request.match_info["date"])
         try:
             change = CalendarChange.model_validate_json(await request.read())
         except ValidationError as exc:
             raise ApiError("invalid_request", _problem(exc)) from None
-        hall = request.match_info["hall"]
-        origin = origin_of(request, by)
-        return _json(
-            await put_exception(engine_of(request), hall, date, change, by, now_ms(), origin)
-        )
+        engine = request.app[ENGINE]
+        by = principal.username
+        return _json(await put_exception(engine, hall, date, change, by, now_ms(), origin))
 
     async def delete_date(request: web.Request) -> web.Response:
-        by = admin_of(request)
-        date = _date(request.match_info["date"])
         hall = request.match_info["hall"]
-        origin = origin_of(request, by).with_body_reason(await request.read())
-        return _json(await remove_exception(engine_of(request), hall, date, by, now_ms(), origin))
+        principal, origin = await guard(request, "calendar.edit", hall)
+        date = _date(request.match_info["date"])
+        origin = origin.with_body_reason(await request.read())
+        engine = request.app[ENGINE]
+        by = principal.username
+        return _json(await remove_exception(engine, hall, date, by, now_ms(), origin))
 
     path = "/api/halls/{hall}/calendar"
     return [

@@ -61,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("run", "run a cloud worker"), ("migrate", "update the database schema")):
         sub = cloud_commands.add_parser(name, help=text)
         sub.add_argument("--config", type=Path, required=True, help="the cloud's TOML file")
+    user = cloud_commands.add_parser("user", help="back-office users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="add a user; prints a generated password once")
+    add.add_argument("--config", type=Path, required=True, help="the cloud's TOML file")
+    add.add_argument("--username", required=True, help="the login name")
+    add.add_argument("--name", required=True, help="the person's name")
+    add.add_argument("--superuser", action="store_true", help="holds every permission")
+    add.add_argument("--department", default=None, help="the org unit's id")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
     devices_cli.add_parser(commands)
     voice_cli.add_parser(commands)
@@ -78,6 +87,17 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.cloud_command == "migrate":
             return command.migrate(args.config)
+        if args.cloud_command == "user":
+            return asyncio.run(
+                command.add_user(
+                    args.config,
+                    username=args.username,
+                    name=args.name,
+                    superuser=args.superuser,
+                    department=args.department,
+                    password_stdin=args.password_stdin,
+                )
+            )
         return asyncio.run(command.run(args.config))
     if args.command == "demo":
         mqtt_host, _, mqtt_port = args.mqtt.rpartition(":")
@@ -142,7 +162,7 @@ async def _demo_cloud(data_dir: Path, host: str, hall: str, name: str) -> tuple[
 
     import aiohttp
 
-    from cloud.config import AdminToken, CloudConfig, DatabaseConfig
+    from cloud.config import AdminToken, AuthConfig, CloudConfig, DatabaseConfig
     from cloud.config import ApiConfig as CloudApiConfig
     from cloud.node import CloudNode
 
@@ -158,6 +178,8 @@ async def _demo_cloud(data_dir: Path, host: str, hall: str, name: str) -> tuple[
             port=0,
             admins=[AdminToken(id="demo", token_sha256=hashlib.sha256(admin.encode()).hexdigest())],
         ),
+        # the demo's portal is plain HTTP on this machine: the session cookie must go over it
+        auth=AuthConfig(secure_cookies=False),
     )
     cloud = CloudNode(config)
     await cloud.start()
@@ -178,6 +200,23 @@ async def _demo_cloud(data_dir: Path, host: str, hall: str, name: str) -> tuple[
         secret_file.write_text(str(body["token"]).rpartition(".")[2])
         secret_file.chmod(0o600)
     return cloud, url
+
+
+async def _demo_portal_admin(data_dir: Path) -> str:
+    """The demo cloud's superuser `admin`: made with a generated password at the first start,
+    the password kept in the data folder (readable by its owner only); the password."""
+    from cloud.command import ensure_user
+    from cloud.identity.accounts import initial_password
+
+    password_file = data_dir / "portal-admin.password"
+    if password_file.exists():
+        return password_file.read_text().strip()
+    password = initial_password()
+    url = f"sqlite+aiosqlite:///{data_dir / 'cloud.sqlite3'}"
+    await ensure_user(url, username="admin", name="演示管理员", password=password, superuser=True)
+    password_file.write_text(password)
+    password_file.chmod(0o600)
+    return password
 
 
 def _screen_lines(base: str, tokens: dict[str, dict[str, str]]) -> list[str]:
@@ -253,6 +292,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         broker_host, broker_port, broker_kind = embedded.host, embedded.port, "embedded amqtt"
 
     cloud, cloud_url = await _demo_cloud(data_dir, host, setup.hall.id, setup.hall.name)
+    portal_password = await _demo_portal_admin(data_dir)
     config = EdgeConfig(
         node=NodeConfig(data_dir=str(data_dir), ticket_qr_base="https://wx.smarthall.example"),
         api=ApiConfig(host=host, port=port, clients=clients),
@@ -290,6 +330,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         f"  staff login   staff numbers 1001–1012, password {DEMO_PASSWORD}",
         f"  tokens        {tokens_file}",
         f"  cloud         {cloud_url}/api/health   (the hall's sync: {base}/api/sync, admin token)",
+        f"  admin portal  {cloud_url}/portal/   (login admin, password {portal_password})",
         "",
         "  try it: a window opens, a kiosk takes a ticket, the window calls it",
         f'    curl -s -X POST -d \'{{"staff_no": "1001", "password": "{DEMO_PASSWORD}"}}\' '

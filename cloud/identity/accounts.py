@@ -22,6 +22,7 @@ __all__ = [
     "create_user",
     "hash_password",
     "initial_password",
+    "password_problem",
     "set_password",
     "set_status",
     "verify_password",
@@ -50,8 +51,12 @@ async def verify_password(password_hash: str, password: str) -> bool:
 
 
 def initial_password() -> str:
-    """A first password for an account made by an approval: 12 characters, shown once."""
-    return secrets.token_urlsafe(9)
+    """A first password for an account (made by an administrator or an approval), shown once:
+    12 characters that always satisfy `password_problem`."""
+    while True:
+        password = secrets.token_urlsafe(9)
+        if password_problem(password, "") is None:
+            return password
 
 
 async def create_user(
@@ -126,3 +131,25 @@ async def set_password(
     if keep_session is not None:
         ends = ends.where(sessions.c.id != keep_session)
     await conn.execute(ends)
+
+
+# the password rule (§21.1.4 用户中心: people change their own password): long enough, letters
+# and digits, not the username
+_SHORTEST = 8
+_LONGEST = 128
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """What is wrong with `password` as a new password of `username`, in Chinese; None if
+    nothing."""
+    if len(password) < _SHORTEST:
+        return f"密码至少 {_SHORTEST} 位"
+    if len(password) > _LONGEST:
+        return f"密码不能超过 {_LONGEST} 位"
+    if not any(c.isascii() and c.isalpha() for c in password) or not any(
+        c.isdigit() for c in password
+    ):
+        return "密码须同时包含字母和数字"
+    if password.casefold() == username.casefold():
+        return "密码不能与登录账号相同"
+    return None

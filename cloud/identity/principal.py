@@ -259,7 +259,7 @@ def session_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-_PRINCIPAL = "smarthall.principal"
+_PRINCIPAL = web.RequestKey("smarthall.principal", Principal)
 
 
 async def current_principal(request: web.Request) -> Principal:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -80,3 +81,53 @@ async def person(
             await conn.execute(user_roles.insert().values(user_id=user_id, role_id=role))
         token, csrf = await start_session(conn, user_id, now_ms=now_ms(), hours=1)
     return Person(user_id, username, department, token, csrf)
+
+
+async def solve_captcha(engine: AsyncEngine, captcha_id: str) -> str:
+    """The answer of a captcha drawn by the cloud, found from its stored hash (four digits:
+    ten thousand tries, a few milliseconds)."""
+    import itertools
+
+    import sqlalchemy as sa
+
+    from cloud.identity.login import CAPTCHA_DIGITS, captcha_digest
+    from cloud.identity.tables import captchas
+
+    async with engine.connect() as conn:
+        stored = await conn.scalar(
+            sa.select(captchas.c.answer_hash).where(captchas.c.id == captcha_id)
+        )
+    if stored is None:
+        raise LookupError(f"no captcha {captcha_id}")
+    for digits in itertools.product("0123456789", repeat=CAPTCHA_DIGITS):
+        guess = "".join(digits)
+        if captcha_digest(captcha_id, guess) == stored:
+            return guess
+    raise LookupError(f"captcha {captcha_id} has no {CAPTCHA_DIGITS}-digit answer")
+
+
+async def login(
+    client: Any, username: str, password: str = PASSWORD, engine: AsyncEngine | None = None
+) -> Person:
+    """Sign in through `POST /api/auth/login` with a solved captcha, as a browser would; the
+    signed-in person. `client` is an aiohttp TestClient (the engine is its app's) or any
+    client with `get`/`post` and a base address, given the engine."""
+    from cloud.context import ENGINE
+
+    engine = engine or client.app[ENGINE]
+    assert engine is not None
+    drawn = await (await client.get("/api/auth/captcha")).json()
+    answer = await solve_captcha(engine, drawn["id"])
+    body = {"username": username, "password": password, "captcha_id": drawn["id"],
+            "captcha_answer": answer}  # fmt: skip
+    response = await client.post("/api/auth/login", json=body)
+    signed = await response.json()
+    assert response.status == 200, signed
+    token = response.cookies[SESSION_COOKIE].value
+    # the person's headers carry the session: a test client's own jar would send the newest
+    # sign-in's cookie with every request, whoever makes it
+    jar = getattr(getattr(client, "session", None), "cookie_jar", None)
+    if jar is not None:
+        jar.clear()
+    user = signed["user"]
+    return Person(user["id"], username, user["department_id"], token, signed["csrf_token"])
