@@ -15,6 +15,7 @@ __all__ = [
     "CloudConfig",
     "ConfigError",
     "SigningConfig",
+    "UploadsConfig",
     "load_config",
 ]
 
@@ -131,6 +132,19 @@ class BookingsConfig(_Section):
     )
 
 
+class UploadsConfig(_Section):
+    """Files uploaded through the portal and the API (cloud/uploads.py)."""
+
+    dir: str = Field(
+        "",
+        description="the folder uploaded files are stored in, outside the database (every "
+        "worker must see the same folder); empty: an `uploads` folder beside the SQLite "
+        "database, or a folder in the system's temporary directory for PostgreSQL (trials "
+        "only: set it in production)",
+    )
+    max_mb: float = Field(20.0, gt=0, le=1024, description="the largest file accepted, MB")
+
+
 class CloudConfig(_Section):
     node: NodeConfig = Field(default_factory=NodeConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -138,6 +152,7 @@ class CloudConfig(_Section):
     signing: SigningConfig = Field(default_factory=SigningConfig)
     bookings: BookingsConfig = Field(default_factory=BookingsConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    uploads: UploadsConfig = Field(default_factory=UploadsConfig)
 
 
 class ConfigError(Exception):

@@ -1,0 +1,264 @@
+"""Uploaded files: images and documents, accepted by what their content is (never by their
+name or the client's content type), stored outside the database, served to whoever may.
+
+- **Accepted**: doc, docx, xls, xlsx, pdf, jpg, bmp, png — recognised from the file's first
+  bytes by `filetype`; anything else is refused, 415 `unsupported_file`. Larger than
+  `uploads.max_mb`: 413 `file_too_large`, found while streaming (nothing bigger is buffered).
+- **Stored** under `uploads.dir` by content: `<dir>/<sha256[:2]>/<sha256>`. The client's file
+  name is kept in the metadata row (`uploads`), never used as a path. Two uploads of the same
+  content share the file.
+- **Who**: `upload.create` to upload; `GET /api/uploads/{id}` to the uploader, and to holders of
+  `upload.read` whose scope reaches the uploader's department.
+
+A resource's `file` / `image` field holds an upload's id (cloud/resources/).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, unquote
+
+import filetype  # type: ignore[import-untyped]
+import sqlalchemy as sa
+from aiohttp import BodyPartReader, web
+from ulid import ULID
+
+from cloud.audit import POLICIES, AuditPolicy, Origin, record
+from cloud.config import CloudConfig
+from cloud.context import CONFIG, ENGINE
+from cloud.db import metadata
+from cloud.errors import ApiError, register_errors
+from cloud.identity.permissions import register
+from cloud.identity.principal import authorize, current_principal, in_scope
+
+__all__ = [
+    "ACCEPTED",
+    "IMAGE_TYPES",
+    "detect",
+    "setup",
+    "stored_path",
+    "upload_dir",
+    "uploads",
+]
+
+log = logging.getLogger(__name__)
+
+# extension -> MIME type of the kinds accepted (the MIME type served is ours, not the client's)
+ACCEPTED = {
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "bmp": "image/bmp",
+    "png": "image/png",
+}
+IMAGE_TYPES = frozenset({"jpg", "bmp", "png"})
+_CHUNK = 64 * 1024
+_HEAD = 8192  # the bytes `filetype` looks at
+_NAME_LENGTH = 255
+
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),  # the client's file name, for display
+    sa.Column("type", sa.String(16), nullable=False),  # extension of the detected kind
+    sa.Column("mime", sa.String(100), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("uploaded_by", sa.String(64)),
+    sa.Column("department_id", sa.String(64), sa.ForeignKey("org_units.id")),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("uploads_department", "department_id"),
+    sa.Index("uploads_sha256", "sha256"),
+)
+
+register_errors(
+    {
+        "unsupported_file": (
+            415,
+            "不支持该文件类型，只能上传 doc、docx、xls、xlsx、pdf、jpg、bmp、png",
+        ),
+        "file_too_large": (413, "文件过大"),
+        "unknown_upload": (404, "文件不存在"),
+    }
+)
+register("upload.create", "文件：上传")
+register("upload.read", "文件：下载")
+POLICIES["upload"] = AuditPolicy("upload", "上传文件")
+
+
+def setup(app: web.Application) -> None:
+    """Add `POST /api/uploads` and `GET /api/uploads/{id}`."""
+    app.router.add_post("/api/uploads", _post_upload)
+    app.router.add_get("/api/uploads/{id}", _get_upload)
+
+
+def detect(head: bytes) -> str | None:
+    """The accepted kind (extension) of a file starting with `head`; None if not one."""
+    kind = filetype.guess(head)
+    if kind is None:
+        return None
+    extension = str(kind.extension)
+    return extension if extension in ACCEPTED else None
+
+
+def upload_dir(config: CloudConfig) -> Path:
+    """Where the files are: `uploads.dir`, or the default described in cloud/config.py."""
+    if config.uploads.dir:
+        return Path(config.uploads.dir)
+    scheme, sep, file = config.database.url.partition(":///")
+    if scheme.startswith("sqlite") and sep and file and not file.startswith(":"):
+        return Path(file).resolve().parent / "uploads"
+    return Path(tempfile.gettempdir()) / f"smarthall-uploads-{os.getuid()}"
+
+
+def stored_path(folder: Path, sha256: str) -> Path:
+    return folder / sha256[:2] / sha256
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+async def _post_upload(request: web.Request) -> web.Response:
+    principal = await current_principal(request)
+    authorize(principal, "upload.create")
+    config = request.app[CONFIG]
+    if not request.content_type.startswith("multipart/"):
+        raise ApiError("invalid_request", "应以 multipart/form-data 上传，文件字段名为 file")
+    reader = await request.multipart()
+    part = await reader.next()
+    while part is not None and not (isinstance(part, BodyPartReader) and part.name == "file"):
+        await part.release()
+        part = await reader.next()
+    if part is None or not isinstance(part, BodyPartReader):
+        raise ApiError("invalid_request", "缺少文件字段 file")
+    name = _display_name(part.filename)
+    folder = upload_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    limit = int(config.uploads.max_mb * 1024 * 1024)
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".part-", delete=False)  # noqa: SIM115
+    temporary = Path(handle.name)
+    try:
+        with handle:
+            digest, size, head = await _receive(part, handle, limit)
+        kind = detect(head)
+        if kind is None:
+            raise ApiError("unsupported_file")
+        target = stored_path(folder, digest)
+        target.parent.mkdir(exist_ok=True)
+        if target.exists():
+            temporary.unlink()
+        else:
+            os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    row: dict[str, Any] = {
+        "id": str(ULID()),
+        "name": name,
+        "type": kind,
+        "mime": ACCEPTED[kind],
+        "size": size,
+        "sha256": digest,
+        "uploaded_by": None if principal.id.startswith("admin:") else principal.id,
+        "department_id": principal.department_id,
+        "created_at": time.time_ns() // 1_000_000,
+    }
+    origin = Origin.of_request(
+        request, principal.actor, trust_forwarded_for=config.api.trust_forwarded_for
+    )
+    async with request.app[ENGINE].begin() as conn:
+        await conn.execute(sa.insert(uploads).values(row))
+        await record(
+            conn,
+            origin,
+            action="create",
+            resource="upload",
+            resource_id=row["id"],
+            hall=None,
+            new={k: row[k] for k in ("name", "type", "size", "sha256", "department_id")},
+            now_ms=row["created_at"],
+        )
+    log.info("upload %s: %s, %d bytes", row["id"], kind, size)
+    return web.json_response(
+        {k: row[k] for k in ("id", "name", "type", "mime", "size", "sha256")}, status=201
+    )
+
+
+async def _receive(part: BodyPartReader, out: IO[bytes], limit: int) -> tuple[str, int, bytes]:
+    """Copy the part to `out`; its SHA-256, size and first bytes. 413 past `limit`."""
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    while chunk := await part.read_chunk(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError("file_too_large", f"不能超过 {limit // (1024 * 1024)} MB")
+        if len(head) < _HEAD:
+            head += chunk[: _HEAD - len(head)]
+        digest.update(chunk)
+        out.write(chunk)
+    if size == 0:
+        raise ApiError("invalid_request", "文件为空")
+    return digest.hexdigest(), size, head
+
+
+async def _get_upload(request: web.Request) -> web.StreamResponse:
+    principal = await current_principal(request)
+    upload_id = request.match_info["id"]
+    if len(upload_id) > 64:
+        raise ApiError("unknown_upload")
+    async with request.app[ENGINE].connect() as conn:
+        row = (await conn.execute(sa.select(uploads).where(uploads.c.id == upload_id))).first()
+        # a file out of the caller's reach is answered as one that is not there
+        allowed = row is not None and (
+            row.uploaded_by == principal.id
+            or await in_scope(
+                conn,
+                principal,
+                "upload.read",
+                department=row.department_id,
+                owner=row.uploaded_by,
+            )
+        )
+    if row is None or not allowed:
+        raise ApiError("unknown_upload")
+    path = stored_path(upload_dir(request.app[CONFIG]), row.sha256)
+    if not path.is_file():
+        log.error("upload %s: its file %s is missing", upload_id, path)
+        raise ApiError("unknown_upload")
+    disposition = "inline" if row.type in IMAGE_TYPES else "attachment"
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": row.mime,
+            "Content-Disposition": _disposition(disposition, row.name, row.type),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+def _display_name(filename: str | None) -> str:
+    """The client's file name for display: its last path segment, no control characters
+    (some clients percent-encode a name that is not ASCII)."""
+    name = re.split(r"[\\/]", unquote(filename or ""))[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    return name[:_NAME_LENGTH] or "未命名"
+
+
+def _disposition(kind: str, name: str, extension: str) -> str:
+    """RFC 6266: an ASCII fallback, and the real name percent-encoded as UTF-8."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    if not fallback.strip("_.") or "." not in fallback:
+        fallback = f"file.{extension}"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
