@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cloud import hallconfig, portal, resources, workflow
+from cloud import calendar_refresh, hallconfig, portal, resources, workflow
 from cloud.audit import AuditQuery, audit_page
 from cloud.auth import HallAuth
 from cloud.bookings import booking_page, parse_booking, save_booking
@@ -78,6 +78,7 @@ def create_app(config: CloudConfig) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_signing)
     app.cleanup_ctx.append(_no_show_rounds)
+    app.cleanup_ctx.append(_calendar_rounds)
     app.router.add_post("/api/halls", _register_hall)
     app.router.add_patch("/api/halls/{hall}", _change_hall)
     app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
@@ -132,6 +133,22 @@ async def _no_show_rounds(app: web.Application) -> AsyncIterator[None]:
                 grace_minutes=config.no_show_grace_minutes,
                 interval=config.no_show_interval_seconds,
             )
+        )
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _calendar_rounds(app: web.Application) -> AsyncIterator[None]:
+    """Every worker keeps the halls' calendar dates current (cloud/calendar_refresh.py: safe
+    side by side)."""
+    hours = app[CONFIG].bookings.calendar_refresh_hours
+    task = None
+    if hours > 0:
+        task = asyncio.create_task(
+            calendar_refresh.run_periodically(app[ENGINE], interval=hours * 3600)
         )
     yield
     if task is not None:

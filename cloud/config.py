@@ -130,6 +130,12 @@ class BookingsConfig(_Section):
         description="how often a worker runs the no-show processing; 0: never "
         "(only `POST /api/no-shows/run`)",
     )
+    calendar_refresh_hours: float = Field(
+        6.0,
+        ge=0,
+        description="how often a worker brings the calendar dates in the halls' setups up to "
+        "date as the days move on (cloud/calendar_refresh.py); 0: never",
+    )
 
 
 class UploadsConfig(_Section):
