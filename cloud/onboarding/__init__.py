@@ -1,6 +1,8 @@
 """Onboarding (入驻管理, §21.1): department entry and exit, staff entry, cancellation and
-reinstatement as businesses on the workflow engine (`cloud.onboarding.flows`), and the
-stationed departments and staff archive they keep (`cloud.onboarding.tables`).
+reinstatement as businesses on the workflow engine (`cloud.onboarding.flows`), the stationed
+departments and staff archive they keep (`cloud.onboarding.tables`), and those two as declared
+resources — the queries of §21.1.3 and §21.1.7 (`cloud.onboarding.queries`, `/api/r/…` and
+`/portal/r/…`). The portal's start pages are `cloud.portal.onboarding`.
 
 Submissions go through the workflow's API: `POST /api/workflow/instances` with the business
 key (`onboarding.department_entry`, `onboarding.department_exit`, `onboarding.staff_entry`,
@@ -12,9 +14,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cloud.onboarding import flows, tables
+from cloud.onboarding import flows, queries, tables
 
-__all__ = ["flows", "setup", "tables"]
+__all__ = ["flows", "queries", "setup", "tables"]
 
 
 def setup(app: web.Application) -> None:

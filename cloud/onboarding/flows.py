@@ -17,20 +17,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from ulid import ULID
 
-from cloud.audit import POLICIES, AuditPolicy, record
+from cloud.audit import record
 from cloud.errors import ApiError, register_errors
 from cloud.identity.accounts import create_user, initial_password, set_status
 from cloud.identity.org import create_unit
-from cloud.identity.permissions import register, register_resource
+from cloud.identity.permissions import register
 from cloud.identity.principal import Principal
 from cloud.identity.tables import org_units, users
 from cloud.onboarding.forms import DepartmentEntry, DepartmentExit, StaffChange, StaffEntry
+from cloud.onboarding.queries import STAFF_ARCHIVE, STATIONED_DEPARTMENT
 from cloud.onboarding.tables import password_reveals, staff, stationed_departments
 from cloud.workflow.business import (
     Business,
@@ -53,12 +55,9 @@ __all__ = [
 ]
 
 APPLY = register("onboarding.apply", "入驻管理：提交备案申请")
-DEPARTMENT_RESOURCE = "stationed_department"
-STAFF_RESOURCE = "onboarding_staff"
-register_resource(DEPARTMENT_RESOURCE, "进驻部门")
-register_resource(STAFF_RESOURCE, "入驻人员")
-POLICIES[DEPARTMENT_RESOURCE] = AuditPolicy(DEPARTMENT_RESOURCE, "进驻部门")
-POLICIES[STAFF_RESOURCE] = AuditPolicy(STAFF_RESOURCE, "入驻人员")
+# the declared resources (cloud/onboarding/queries.py) whose tables the approvals fill
+DEPARTMENT_RESOURCE = STATIONED_DEPARTMENT.name
+STAFF_RESOURCE = STAFF_ARCHIVE.name
 
 register_errors(
     {
@@ -72,6 +71,7 @@ register_errors(
 
 _M = TypeVar("_M", bound=BaseModel)
 
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
 _HEAD = (Step(name="负责人审批", approvers=[Approver(type="department_head")]),)
 
 
@@ -83,12 +83,8 @@ async def _validate_department_entry(
     if site not in ("site", "region"):
         raise ApiError("invalid_form", f"所进驻的网点或区域不存在：{form.site_id}")
     unit = await _unit_named(conn, form.site_id, form.name)
-    if unit is not None:
-        status = await conn.scalar(
-            sa.select(stationed_departments.c.status).where(stationed_departments.c.unit_id == unit)
-        )
-        if status == "stationed":
-            raise ApiError("already_stationed", form.name)
+    if unit is not None and await _stationing(conn, unit) is not None:
+        raise ApiError("already_stationed", form.name)
     return Submission(_json(form), None, f"部门进驻备案：{form.name}")
 
 
@@ -118,23 +114,26 @@ async def _department_entered(context: HookContext) -> Mapping[str, Any]:
         "leaders": _json(form.leaders),
         "items": [_json(i) for i in form.items],
         "status": "stationed",
-        "entered_at": now,
+        "entered_on": _day(now),
         "departed_on": None,
         "instance_id": context.instance.id,
         "created_by": context.instance.applicant_id,
         "updated_at": now,
     }
+    # a flow's stationing of a unit has the unit's id: re-entered after a departure
     old = (
         await conn.execute(
-            sa.select(stationed_departments).where(stationed_departments.c.unit_id == unit)
+            sa.select(stationed_departments).where(stationed_departments.c.id == unit)
         )
     ).first()
     if old is None:
-        await conn.execute(stationed_departments.insert().values(unit_id=unit, **values))
+        await conn.execute(
+            stationed_departments.insert().values(id=unit, unit_id=unit, created_at=now, **values)
+        )
     else:
         await conn.execute(
             stationed_departments.update()
-            .where(stationed_departments.c.unit_id == unit)
+            .where(stationed_departments.c.id == unit)
             .values(**values)
         )
     await record(
@@ -155,14 +154,8 @@ async def _validate_department_exit(
     conn: AsyncConnection, principal: Principal, raw: Mapping[str, Any]
 ) -> Submission:
     form = _parse(DepartmentExit, raw)
-    row = (
-        await conn.execute(
-            sa.select(stationed_departments.c.name, stationed_departments.c.status).where(
-                stationed_departments.c.unit_id == form.unit_id
-            )
-        )
-    ).first()
-    if row is None or row.status != "stationed":
+    row = await _stationing(conn, form.unit_id)
+    if row is None:
         raise ApiError("not_stationed", form.unit_id)
     return Submission(
         _json(form) | {"unit_name": row.name}, form.unit_id, f"部门调离备案：{row.name}"
@@ -232,14 +225,22 @@ async def _staff_entered(context: HookContext) -> Mapping[str, Any]:
         email=form.email,
     )
     staff_id = str(ULID())
+    # the unit named is a stationing's id (a flow's: the unit's own) or, not yet stationed,
+    # the org unit itself; the record's department is the org unit either way
+    stationed_unit = await conn.scalar(
+        sa.select(stationed_departments.c.unit_id).where(stationed_departments.c.id == form.unit_id)
+    )
     values = form.model_dump(exclude={"leaders"}) | {
         "leaders": _json(form.leaders),
         "id": staff_id,
         "user_id": user_id,
+        "department_id": stationed_unit or form.unit_id,
         "status": "active",
+        "entered_on": form.entered_on or _day(now),
         "instance_id": context.instance.id,
         "created_at": now,
         "created_by": context.instance.applicant_id,
+        "updated_at": now,
     }
     await conn.execute(staff.insert().values(**values))
     await conn.execute(
@@ -372,6 +373,25 @@ def _json(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
+def _day(ms: int) -> dt.date:
+    """The halls' date at moment `ms`."""
+    return dt.datetime.fromtimestamp(ms / 1000, _SHANGHAI).date()
+
+
+async def _stationing(conn: AsyncConnection, unit: str) -> Any:
+    """The unit's current stationing (name, status), None when it is not stationed."""
+    return (
+        await conn.execute(
+            sa.select(stationed_departments.c.name, stationed_departments.c.status)
+            .where(
+                stationed_departments.c.unit_id == unit,
+                stationed_departments.c.status == "stationed",
+            )
+            .limit(1)
+        )
+    ).first()
+
+
 async def _unit_named(conn: AsyncConnection, parent: str, name: str) -> str | None:
     found = await conn.scalar(
         sa.select(org_units.c.id)
@@ -414,7 +434,9 @@ async def _set_staff_status(context: HookContext, status: str) -> Mapping[str, A
     if row is None or row.user_id is None:
         raise ApiError("unknown_staff", str(staff_id))
     old = await set_status(conn, row.user_id, "active" if status == "active" else "cancelled")
-    await conn.execute(staff.update().where(staff.c.id == row.id).values(status=status))
+    await conn.execute(
+        staff.update().where(staff.c.id == row.id).values(status=status, updated_at=context.now_ms)
+    )
     await record(
         conn,
         context.origin,

@@ -1,5 +1,5 @@
 """The onboarding tables (入驻管理, §21.1): stationed departments, the staff archive, and the
-initial passwords waiting to be shown once (migration 0009)."""
+initial passwords waiting to be shown once (migrations 0009 and 0011)."""
 
 from __future__ import annotations
 
@@ -9,40 +9,50 @@ from cloud.db import Payload, metadata
 
 __all__ = ["password_reveals", "staff", "stationed_departments"]
 
-# a department stationed in a hall (进驻部门, §21.1.1–21.1.3), one row per org unit;
+# a department's stationing in a hall (进驻部门, §21.1.1–21.1.3), the resource
+# `stationed_department`; `unit_id` is the department's org unit and the record's unit for data
+# scope. A stationing approved through the flow has the unit's id as its own id (one per unit,
+# re-entered after a departure); one an administrator records directly gets a new id.
 # `status`: stationed, departed (调离)
 stationed_departments = sa.Table(
     "onboarding_departments",
     metadata,
-    sa.Column("unit_id", sa.String(64), sa.ForeignKey("org_units.id"), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("unit_id", sa.String(64), sa.ForeignKey("org_units.id"), nullable=False),
     sa.Column("number", sa.String(64)),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("short_name", sa.String(100)),
-    sa.Column("site_id", sa.String(64), nullable=False),
+    sa.Column("site_id", sa.String(64)),  # the site or region the unit is under
     sa.Column("window_name", sa.String(200)),
     sa.Column("window_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("staff_count", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("leaders", Payload, nullable=False),
-    sa.Column("items", Payload, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("entered_at", sa.BigInteger, nullable=False),
+    sa.Column("leaders", Payload),
+    sa.Column("items", Payload),  # 进驻业务事项 of the entry form
+    sa.Column("status", sa.String(16), nullable=False, server_default="stationed"),
+    sa.Column("entered_on", sa.Date),
     sa.Column("departed_on", sa.Date),
     sa.Column("instance_id", sa.String(64)),
     sa.Column("created_by", sa.String(64)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.CheckConstraint(
         "status IN ('stationed', 'departed')", name="onboarding_departments_status_check"
     ),
+    sa.Index("onboarding_departments_unit", "unit_id"),
+    sa.Index("onboarding_departments_number", "number"),
 )
 
-# the archive of stationed staff (入驻人员, §21.1.4, §21.1.7); `status` follows their account:
-# active, cancelled (取消备案)
+# the archive of stationed staff (入驻人员, §21.1.4, §21.1.7), the resource `onboarding_staff`:
+# `unit_id` names the stationed department (窗口单位, a `stationed_departments` id — the org
+# unit's own id for a flow's stationing), `department_id` the org unit the person is stationed
+# in, for data scope; `status` follows their account: active, cancelled (取消备案)
 staff = sa.Table(
     "onboarding_staff",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.String(64), sa.ForeignKey("users.id")),
-    sa.Column("unit_id", sa.String(64), sa.ForeignKey("org_units.id"), nullable=False),
+    sa.Column("unit_id", sa.String(64), nullable=False),
+    sa.Column("department_id", sa.String(64), sa.ForeignKey("org_units.id")),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("gender", sa.String(8), nullable=False),
     sa.Column("birth_date", sa.Date),
@@ -59,18 +69,20 @@ staff = sa.Table(
     sa.Column("category", sa.String(32)),
     sa.Column("hall", sa.String(64)),
     sa.Column("window", sa.String(64)),
-    sa.Column("leaders", Payload, nullable=False),
+    sa.Column("leaders", Payload),
     sa.Column("shuttle", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("canteen", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("business_scope", sa.Text),
     sa.Column("username", sa.String(64)),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
     sa.Column("entered_on", sa.Date),
     sa.Column("instance_id", sa.String(64)),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("created_by", sa.String(64)),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.CheckConstraint("status IN ('active', 'cancelled')", name="onboarding_staff_status_check"),
     sa.Index("onboarding_staff_unit", "unit_id"),
+    sa.Index("onboarding_staff_department", "department_id"),
     sa.Index("onboarding_staff_user", "user_id"),
 )
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cloud.portal import flows_pages, hall_pages, home, identity_pages, login, resources, work
+from cloud.portal import (
+    flows_pages,
+    hall_pages,
+    home,
+    identity_pages,
+    login,
+    onboarding,
+    resources,
+    work,
+)
 from cloud.portal.render import TEMPLATES, environment
 from cloud.portal.static import add_static_routes
 
@@ -20,6 +29,7 @@ def setup(app: web.Application) -> None:
     home.add_routes(app)
     resources.add_routes(app)
     work.add_routes(app)
+    onboarding.add_routes(app)
     identity_pages.add_routes(app)
     flows_pages.add_routes(app)
     hall_pages.add_routes(app)

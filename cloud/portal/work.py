@@ -16,6 +16,7 @@ from cloud.errors import ApiError
 from cloud.identity.principal import Principal
 from cloud.identity.tables import users
 from cloud.portal.forms import form_text
+from cloud.portal.onboarding import form_labels
 from cloud.portal.render import now_ms, page, redirect, render
 from cloud.workflow import engine as workflow
 from cloud.workflow import lists
@@ -87,7 +88,13 @@ async def _instance(request: web.Request, me: Principal) -> web.StreamResponse:
                 )
             )
     return await render(
-        request, "work_instance.html", me, view=view, actions=_ACTIONS, colleagues=colleagues
+        request,
+        "work_instance.html",
+        me,
+        view=view,
+        actions=_ACTIONS,
+        colleagues=colleagues,
+        labels=form_labels(view["business_key"]),
     )
 
 
