@@ -144,9 +144,9 @@ class UploadsConfig(_Section):
     dir: str = Field(
         "",
         description="the folder uploaded files are stored in, outside the database (every "
-        "worker must see the same folder); empty: an `uploads` folder beside the SQLite "
-        "database, or a folder in the system's temporary directory for PostgreSQL (trials "
-        "only: set it in production)",
+        "worker must see the same folder); a relative path is relative to the configuration "
+        "file; empty: `uploads` beside the configuration file (for a configuration made in "
+        "code: beside the SQLite database, or in the system's temporary directory)",
     )
     max_mb: float = Field(20.0, gt=0, le=1024, description="the largest file accepted, MB")
 
@@ -181,6 +181,9 @@ def load_config(path: Path) -> CloudConfig:
     if scheme.startswith("sqlite") and sep and file and file[0] not in "/:":
         absolute = (path.resolve().parent / file).as_posix()
         config.database.url = f"{scheme}:///{absolute}"
+    uploads = Path(config.uploads.dir or "uploads")
+    if not uploads.is_absolute():
+        config.uploads.dir = str(path.resolve().parent / uploads)
     key_file = Path(config.signing.private_key_file or "signing.key")
     if not key_file.is_absolute():
         config.signing.private_key_file = str(path.resolve().parent / key_file)
