@@ -26,5 +26,5 @@ def test_relative_paths_are_beside_the_configuration_file(tmp_path: Path) -> Non
 def test_an_unknown_key_is_refused_with_where_it_is(tmp_path: Path) -> None:
     path = tmp_path / "cloud.toml"
     path.write_text("[uploads]\nmax_size = 5\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="uploads.max_size"):
+    with pytest.raises(ConfigError, match=r"uploads\.max_size"):
         load_config(path)
