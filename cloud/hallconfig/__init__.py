@@ -30,6 +30,7 @@ from aiohttp import web
 
 from cloud.audit import POLICIES, AuditPolicy
 from cloud.errors import register_errors
+from cloud.hallconfig import menu  # noqa: F401  (the portal's menu entries)
 from cloud.hallconfig.api import RESOURCE, routes
 from cloud.hallconfig.compiler import changes, compile_setup, import_setup
 from cloud.identity.permissions import register, register_resource

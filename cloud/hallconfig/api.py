@@ -10,15 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ValidationError
 
 from cloud.audit import Origin
 from cloud.context import CONFIG, ENGINE
-from cloud.db import halls
 from cloud.errors import ApiError
-from cloud.hallconfig.compiler import changes, compile_setup, import_setup, shown
+from cloud.hallconfig.access import RESOURCE, check_hall
+from cloud.hallconfig.compiler import import_setup
 from cloud.hallconfig.pieces import (
     PIECES,
     Piece,
@@ -29,15 +28,14 @@ from cloud.hallconfig.pieces import (
     list_pieces,
     update_piece,
 )
+from cloud.hallconfig.publishing import preview_setup, publish_setup
 from cloud.hallconfig.settings import read_settings, read_voice, write_settings, write_voice
-from cloud.identity.principal import authorize, check_record, current_principal, hall_unit
-from cloud.setups import lock_hall, newest_setup, parse_setup, store_setup
+from cloud.identity.principal import current_principal
+from cloud.setups import lock_hall, newest_setup, parse_setup
 from sync.voice import VoiceSetup
 
 __all__ = ["RESOURCE", "routes"]
 
-RESOURCE = "hall_config"  # the permissions: hall_config.view, .read, .create, .edit, .delete,
-# .publish, .import
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -85,14 +83,9 @@ async def _allowed(request: web.Request, right: str) -> _Call:
     """The call when the caller holds `hall_config.<right>` over the hall's site unit: 403
     without the permission, 404 (`unknown_hall`) for a hall outside the caller's scope."""
     principal = await current_principal(request)
-    authorize(principal, f"{RESOURCE}.{right}")
     hall = request.match_info["hall"]
     async with request.app[ENGINE].connect() as conn:
-        if await conn.scalar(sa.select(halls.c.id).where(halls.c.id == hall)) is None:
-            raise ApiError("unknown_hall", hall)
-        department = await hall_unit(conn, hall)
-        await check_record(conn, principal, RESOURCE, right, department=department, owner=None,
-                           not_found="unknown_hall")  # fmt: skip
+        department = await check_hall(conn, principal, hall, right)
     trust = request.app[CONFIG].api.trust_forwarded_for
     origin = Origin.of_request(request, principal.actor, trust_forwarded_for=trust)
     return _Call(hall, department, origin)
@@ -237,27 +230,15 @@ async def _preview(request: web.Request) -> web.Response:
     version; `valid` false with the refusal when the contract refuses it."""
     call = await _allowed(request, "read")
     async with request.app[ENGINE].connect() as conn:
-        newest = await newest_setup(conn, call.hall)
-        try:
-            setup = await compile_setup(conn, call.hall)
-        except ApiError as exc:
-            if exc.code != "invalid_setup":
-                raise
-            return _json({"hall": call.hall, "valid": False, **exc.body()})
-    return _json({"hall": call.hall, "valid": True, "setup": shown(setup),
-                  "changes": changes(setup, newest)})  # fmt: skip
+        return _json({"hall": call.hall, **await preview_setup(conn, call.hall)})
 
 
 async def _publish(request: web.Request) -> web.Response:
     """Store the compiled setup as the hall's next version: the edge pulls it."""
     call = await _allowed(request, "publish")
-    engine = request.app[ENGINE]
-    async with engine.connect() as conn:
-        newest = await newest_setup(conn, call.hall)
-        setup = await compile_setup(conn, call.hall)
-    raw = setup.model_dump_json().encode()
-    answer = await store_setup(engine, call.hall, raw, _now_ms(), call.origin)
-    return _json({**answer, "changes": changes(setup, newest)}, status=201)
+    answer = await publish_setup(request.app[ENGINE], call.hall, origin=call.origin,
+                                 now_ms=_now_ms())  # fmt: skip
+    return _json(answer, status=201)
 
 
 async def _import(request: web.Request) -> web.Response:

@@ -1,12 +1,477 @@
-"""The portal's pages of the halls' configuration: settings, areas, categories, business
-types, windows, staff; preview and publish."""
+"""The portal's pages of the halls' configuration (基础管理, §21.2; the queue's set-up, §4): the
+halls in the user's scope, and per hall its settings, calling areas, business categories with
+their business types, windows and staff with their business types in priority order, voice,
+and the preview and publishing of the setup the edge pulls.
+
+Every page calls the hall configuration's services (cloud/hallconfig/): `check_hall` refuses a
+user without `hall_config.<right>` (403) or whose scope does not reach the hall (404, as if it
+were not there); the pieces are checked by the contract's own models and by the services.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+from typing import Any
 
-__all__ = ["add_routes"]
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cloud.audit import Origin
+from cloud.context import CONFIG, ENGINE
+from cloud.errors import ApiError
+from cloud.hallconfig.access import check_hall, halls_in_scope
+from cloud.hallconfig.compiler import SECTIONS
+from cloud.hallconfig.pieces import (
+    PIECES,
+    create_piece,
+    delete_piece,
+    get_piece,
+    list_pieces,
+    update_piece,
+)
+from cloud.hallconfig.publishing import preview_setup, publish_setup
+from cloud.hallconfig.settings import read_settings, read_voice, write_settings, write_voice
+from cloud.hallconfig.tables import hall_settings
+from cloud.identity.principal import Principal
+from cloud.portal.forms import FormErrors, form_text
+from cloud.portal.hall_forms import (
+    FORMS,
+    FormField,
+    contract_errors,
+    place_refusal,
+    read_form,
+    values_of,
+)
+from cloud.portal.render import is_htmx, now_ms, page, redirect, render
+from cloud.setups import lock_hall, newest_setup
+from sync.hallsetup import HallInfo
+from sync.voice import VoiceSetup
+
+__all__ = ["TABS", "add_routes"]
+
+# the tabs of a hall's page: (key, title, address below /portal/halls/{hall})
+TABS = (
+    ("settings", "基本设置", ""),
+    ("areas", "叫号区域", "/areas"),
+    ("categories", "业务分类", "/categories"),
+    ("windows", "窗口", "/windows"),
+    ("staff", "工作人员", "/staff"),
+    ("voice", "语音", "/voice"),
+    ("preview", "预览与发布", "/preview"),
+)
+_RIGHTS = ("view", "read", "create", "edit", "delete", "publish")
+_LISTED = "areas|categories|windows|staff"  # the tabs that list pieces
+_PIECE = "areas|categories|business-types|windows|staff"
+_TAB_OF = {"business-types": "categories"}  # a piece listed in another piece's tab
+# the names of the setup's fields that no form shows
+_OTHER_LABELS = {
+    "timezone": "时区",
+    "templates": "叫号用语",
+    "prompts": "提示语",
+    "areas": "区域语音",
+}
+_SECTION_TITLES = {
+    "areas": "叫号区域",
+    "categories": "业务大类",
+    "business_types": "业务小类",
+    "windows": "窗口",
+    "staff": "工作人员",
+}
 
 
 def add_routes(app: web.Application) -> None:
-    """Add these pages to the app."""
+    base = "/portal/halls/{hall}"
+    app.router.add_get("/portal/halls", page(_halls))
+    app.router.add_get(base, page(_settings))
+    app.router.add_post(base, page(_save_settings))
+    app.router.add_get(base + "/voice", page(_voice))
+    app.router.add_post(base + "/voice", page(_save_voice))
+    app.router.add_get(base + "/preview", page(_preview))
+    app.router.add_post(base + "/publish", page(_publish))
+    app.router.add_get(base + f"/{{piece:{_LISTED}}}", page(_list))
+    app.router.add_get(base + f"/{{piece:{_PIECE}}}/new", page(_new))
+    app.router.add_post(base + f"/{{piece:{_PIECE}}}/new", page(_create))
+    app.router.add_get(base + f"/{{piece:{_PIECE}}}/{{item}}/edit", page(_edit))
+    app.router.add_post(base + f"/{{piece:{_PIECE}}}/{{item}}/edit", page(_update))
+    app.router.add_post(base + f"/{{piece:{_PIECE}}}/{{item}}/delete", page(_delete))
+    app.router.add_post(base + "/{piece:windows|staff}/{item}/order", page(_reorder))
+
+
+# ---------------------------------------------------------------------------- the halls
+
+
+async def _halls(request: web.Request, me: Principal) -> web.StreamResponse:
+    """The halls in the user's scope, their newest published version, and whether their
+    authored configuration differs from it (or is not complete yet)."""
+    async with request.app[ENGINE].connect() as conn:
+        found = await halls_in_scope(conn, me)
+        states = {h.id: await _state(conn, h.id) for h in found}
+    return await render(request, "hall_list.html", me, halls=found, states=states)
+
+
+async def _state(conn: AsyncConnection, hall: str) -> str:
+    preview = await preview_setup(conn, hall)
+    if not preview["valid"]:
+        return "incomplete"
+    return "current" if preview["changes"]["unchanged"] else "pending"
+
+
+# ---------------------------------------------------------------------------- settings, voice
+
+
+async def _settings(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall = request.match_info["hall"]
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "view")
+        current = await read_settings(conn, hall)
+    fields = FORMS["settings"]
+    return await _whole_form(request, me, "settings", values_of(fields, current), FormErrors())
+
+
+async def _save_settings(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall = request.match_info["hall"]
+    fields = FORMS["settings"]
+    form = await request.post()
+    body, values, errors = read_form(fields, form, creating=False, table=hall_settings)
+    async with request.app[ENGINE].connect() as conn:
+        department = await check_hall(conn, me, hall, "edit")
+        current = await read_settings(conn, hall)
+    if not errors:
+        errors = _checked(HallInfo, fields, {**current, **body, "id": hall})
+    if not errors:
+        try:
+            async with request.app[ENGINE].begin() as conn:
+                await lock_hall(conn, hall)
+                await write_settings(conn, hall, body, replace=False, department=department,
+                                     origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+        except ApiError as exc:
+            _refused(fields, exc, errors)
+    if errors:
+        return await _whole_form(request, me, "settings", values, errors, status=422)
+    return redirect(f"/portal/halls/{hall}", "saved")
+
+
+async def _voice(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall = request.match_info["hall"]
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "view")
+        voice = (await read_voice(conn, hall)).model_dump(mode="json")
+    fields = FORMS["voice"]
+    return await _whole_form(request, me, "voice", values_of(fields, voice), FormErrors())
+
+
+async def _save_voice(request: web.Request, me: Principal) -> web.StreamResponse:
+    """The hall's voice from the form; the calling areas' own voice settings stay."""
+    hall = request.match_info["hall"]
+    fields = FORMS["voice"]
+    form = await request.post()
+    body, values, errors = read_form(fields, form, creating=False)
+    async with request.app[ENGINE].connect() as conn:
+        department = await check_hall(conn, me, hall, "edit")
+        current = await read_voice(conn, hall)
+    voice: VoiceSetup | None = None
+    if not errors:
+        whole = {**body, "areas": [a.model_dump(mode="json") for a in current.areas]}
+        try:
+            voice = VoiceSetup.model_validate(whole)
+        except ValidationError as exc:
+            errors = contract_errors(fields, exc, whole)
+    if voice is not None:
+        try:
+            async with request.app[ENGINE].begin() as conn:
+                await lock_hall(conn, hall)
+                await write_voice(conn, hall, voice, department=department,
+                                  origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+        except ApiError as exc:
+            _refused(fields, exc, errors)
+    if errors:
+        return await _whole_form(request, me, "voice", values, errors, status=422)
+    return redirect(f"/portal/halls/{hall}/voice", "saved")
+
+
+# ---------------------------------------------------------------------------- the pieces
+
+
+async def _list(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall, name = request.match_info["hall"], request.match_info["piece"]
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "view")
+        context = await _hall_context(conn, me, hall, name)
+        items = await list_pieces(conn, PIECES[name], hall)
+        types = await list_pieces(conn, PIECES["business-types"], hall)
+        areas = await list_pieces(conn, PIECES["areas"], hall) if name == "windows" else []
+    return await render(
+        request, f"hall_{name}.html", me, items=items, types=types,
+        type_names={t["id"]: t for t in types}, area_names={a["id"]: a["name"] for a in areas},
+        **context,
+    )  # fmt: skip
+
+
+async def _new(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall, name = request.match_info["hall"], request.match_info["piece"]
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "create")
+    values = values_of(FORMS[name], None)
+    category = request.query.get("category")
+    if name == "business-types" and category:
+        values["category"] = category
+    return await _piece_form(request, me, None, values, FormErrors())
+
+
+async def _create(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall, name = request.match_info["hall"], request.match_info["piece"]
+    piece, fields = PIECES[name], FORMS[name]
+    async with request.app[ENGINE].connect() as conn:
+        department = await check_hall(conn, me, hall, "create")
+    form = await request.post()
+    body, values, errors = read_form(fields, form, creating=True, table=piece.table)
+    if not errors:
+        errors = _checked(piece.model, fields, _without_password(body))
+    if not errors:
+        try:
+            async with request.app[ENGINE].begin() as conn:
+                await lock_hall(conn, hall)
+                await create_piece(conn, piece, hall, body, department=department,
+                                   origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+        except ApiError as exc:
+            _refused(fields, exc, errors)
+    if errors:
+        return await _piece_form(request, me, None, values, errors, status=422)
+    return redirect(_tab_address(hall, name), "created")
+
+
+async def _edit(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall, name, item_id = _where(request)
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "edit")
+        item = await get_piece(conn, PIECES[name], hall, item_id)
+    values = values_of(FORMS[name], item)
+    return await _piece_form(request, me, item, values, FormErrors())
+
+
+async def _update(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall, name, item_id = _where(request)
+    piece, fields = PIECES[name], FORMS[name]
+    async with request.app[ENGINE].connect() as conn:
+        department = await check_hall(conn, me, hall, "edit")
+        item = await get_piece(conn, piece, hall, item_id)
+    form = await request.post()
+    body, values, errors = read_form(fields, form, creating=False, table=piece.table)
+    values["id"] = item_id
+    if not errors:
+        stored = {k: v for k, v in item.items() if k in piece.model.model_fields}
+        errors = _checked(piece.model, fields, {**stored, **_without_password(body)})
+    if not errors:
+        try:
+            async with request.app[ENGINE].begin() as conn:
+                await lock_hall(conn, hall)
+                await update_piece(conn, piece, hall, item_id, body, department=department,
+                                   origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+        except ApiError as exc:
+            _refused(fields, exc, errors)
+    if errors:
+        return await _piece_form(request, me, item, values, errors, status=422)
+    return redirect(_tab_address(hall, name), "saved")
+
+
+async def _delete(request: web.Request, me: Principal) -> web.StreamResponse:
+    """Delete a piece; one still used by another is refused (409) with the service's reason,
+    shown in place of the page's notice."""
+    hall, name, item_id = _where(request)
+    async with request.app[ENGINE].begin() as conn:
+        await check_hall(conn, me, hall, "delete")
+        await lock_hall(conn, hall)
+        await delete_piece(conn, PIECES[name], hall, item_id, origin=_origin(request, me),
+                           now_ms=now_ms())  # fmt: skip
+    target = _tab_address(hall, name) + "?msg=deleted"
+    if is_htmx(request):
+        return web.Response(status=204, headers={"HX-Redirect": target})
+    return redirect(target)
+
+
+async def _reorder(request: web.Request, me: Principal) -> web.StreamResponse:
+    """Move one business type of a window's (or staff member's) ordered list up or down, and
+    store the whole list as the ordered-list endpoint does."""
+    hall, name, item_id = _where(request)
+    piece = PIECES[name]
+    form = await request.post()
+    moved, direction = form_text(form, "type", 64), form_text(form, "move")
+    async with request.app[ENGINE].begin() as conn:
+        department = await check_hall(conn, me, hall, "edit")
+        await lock_hall(conn, hall)
+        item = await get_piece(conn, piece, hall, item_id)
+        order = list(item["business_types"])
+        if moved not in order or direction not in ("up", "down"):
+            raise ApiError("invalid_request", "请选择要移动的业务")
+        at = order.index(moved)
+        to = at - 1 if direction == "up" else at + 1
+        if 0 <= to < len(order):
+            order[at], order[to] = order[to], order[at]
+            item = await update_piece(conn, piece, hall, item_id, {"business_types": order},
+                                      department=department, origin=_origin(request, me),
+                                      now_ms=now_ms())  # fmt: skip
+        types = await list_pieces(conn, PIECES["business-types"], hall)
+    if not is_htmx(request):
+        return redirect(_tab_address(hall, name), "saved")
+    return await render(
+        request, "hall_order.html", me, hall={"id": hall}, piece=name, item=item,
+        type_names={t["id"]: t for t in types}, can={"edit": True},
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- preview, publish
+
+
+async def _preview(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall = request.match_info["hall"]
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "read")
+        context = await _hall_context(conn, me, hall, "preview")
+        preview = await preview_setup(conn, hall)
+        newest = await newest_setup(conn, hall)
+    published = request.query.get("published", "")
+    if published.isdigit() and newest is not None and int(published) <= newest[0]:
+        # the flash of a publish, naming the version (only one that is stored)
+        context["flash"] = f"已发布为第 {int(published)} 版，大厅将自动获取新配置"
+    labels = {f.name: f.label for f in (*FORMS["settings"], *FORMS["voice"])} | _OTHER_LABELS
+    names: dict[str, dict[str, str]] = {}
+    if preview["valid"]:
+        for section in SECTIONS:
+            names[section] = {i["id"]: i["name"] for i in preview["setup"][section]}
+    for section in SECTIONS:  # what the newest version had, for the removed
+        for i in (newest[1] if newest is not None else {}).get(section, []):
+            names.setdefault(section, {}).setdefault(i.get("id", ""), i.get("name", ""))
+    return await render(
+        request, "hall_preview.html", me, preview=preview, labels=labels, names=names,
+        section_titles=_SECTION_TITLES, newest=newest[0] if newest is not None else None,
+        **context,
+    )  # fmt: skip
+
+
+async def _publish(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall = request.match_info["hall"]
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "publish")
+    stored = await publish_setup(request.app[ENGINE], hall, origin=_origin(request, me),
+                                 now_ms=now_ms())  # fmt: skip
+    return redirect(f"/portal/halls/{hall}/preview?published={stored['version']}")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+async def _hall_context(
+    conn: AsyncConnection, me: Principal, hall: str, tab: str
+) -> dict[str, Any]:
+    """What every tab of a hall shows: the hall's name, the tabs, and the user's rights over
+    this hall (the buttons follow them; the services check them again)."""
+    settings = await read_settings(conn, hall)
+    can: dict[str, bool] = {}
+    for right in _RIGHTS:
+        try:
+            await check_hall(conn, me, hall, right)
+            can[right] = True
+        except ApiError:
+            can[right] = False
+    return {
+        "hall": {"id": hall, "name": settings["name"]},
+        "tabs": TABS,
+        "tab": tab,
+        "can": can,
+    }
+
+
+async def _whole_form(
+    request: web.Request,
+    me: Principal,
+    tab: str,
+    values: dict[str, Any],
+    errors: FormErrors,
+    *,
+    status: int = 200,
+) -> web.Response:
+    """The settings or voice tab: one form of the hall's own."""
+    hall = request.match_info["hall"]
+    async with request.app[ENGINE].connect() as conn:
+        context = await _hall_context(conn, me, hall, tab)
+    action = f"/portal/halls/{hall}" + ("/voice" if tab == "voice" else "")
+    return await render(
+        request, "hall_settings.html", me, status=status, fields=FORMS[tab], values=values,
+        errors=errors.by_field, action=action, options={}, **context,
+    )  # fmt: skip
+
+
+async def _piece_form(
+    request: web.Request,
+    me: Principal,
+    item: dict[str, Any] | None,
+    values: dict[str, Any],
+    errors: FormErrors,
+    *,
+    status: int = 200,
+) -> web.Response:
+    """A piece's form, new (`item` None) or to edit, with its choices from the hall."""
+    hall, name = request.match_info["hall"], request.match_info["piece"]
+    fields = FORMS[name]
+    async with request.app[ENGINE].connect() as conn:
+        context = await _hall_context(conn, me, hall, _TAB_OF.get(name, name))
+        options = await _options(conn, hall, fields)
+    base = f"/portal/halls/{hall}/{name}"
+    return await render(
+        request, "hall_piece_form.html", me, status=status, piece=PIECES[name], fields=fields,
+        item=item, values=values, errors=errors.by_field, options=options,
+        action=f"{base}/{item['id']}/edit" if item is not None else f"{base}/new",
+        back=_tab_address(hall, name), **context,
+    )  # fmt: skip
+
+
+async def _options(
+    conn: AsyncConnection, hall: str, fields: tuple[FormField, ...]
+) -> dict[str, list[tuple[str, str]]]:
+    """The choices of the fields whose options are the hall's pieces."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for field in fields:
+        source = "business-types" if field.kind == "types" else field.source
+        if source is None:
+            continue
+        items = await list_pieces(conn, PIECES[source], hall)
+        found[field.name] = [
+            (i["id"], f"{i['name']}（{i['prefix']}）" if "prefix" in i else i["name"])
+            for i in items
+        ]
+    return found
+
+
+def _checked(model: type[BaseModel], fields: tuple[FormField, ...], body: Any) -> FormErrors:
+    """What the contract's model refuses in `body`, by field."""
+    try:
+        model.model_validate(body)
+    except ValidationError as exc:
+        return contract_errors(fields, exc, body)
+    return FormErrors()
+
+
+def _refused(fields: tuple[FormField, ...], exc: ApiError, errors: FormErrors) -> None:
+    """A service's refusal of a form's content next to its field; refusals of the call itself
+    (no right, no such hall or piece) are the page's."""
+    if exc.status in (403, 404):
+        raise exc
+    place_refusal(fields, exc, errors)
+
+
+def _without_password(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "password"}
+
+
+def _where(request: web.Request) -> tuple[str, str, str]:
+    info = request.match_info
+    return info["hall"], info["piece"], info["item"]
+
+
+def _tab_address(hall: str, piece: str) -> str:
+    return f"/portal/halls/{hall}/{_TAB_OF.get(piece, piece)}"
+
+
+def _origin(request: web.Request, me: Principal) -> Origin:
+    trust = request.app[CONFIG].api.trust_forwarded_for
+    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)
