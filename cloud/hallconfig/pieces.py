@@ -379,6 +379,14 @@ def _validated(piece: Piece, fields: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise ApiError("invalid_hall_config", contract_problem(exc, piece.label)) from None
     item = model.model_dump(mode="json")
+    # the contract sets no length on most texts; the columns do, and a value past them must
+    # be a refusal, not a database error
+    for name, value in item.items():
+        column = piece.table.c.get(name)
+        length = getattr(column.type, "length", None) if column is not None else None
+        if isinstance(value, str) and length is not None and len(value) > length:
+            detail = f"{piece.label} {item.get('id', '')}：{name} 不能超过 {length} 个字符"
+            raise ApiError("invalid_hall_config", detail)
     if piece.types is not None:
         twice = sorted({t for t in item["business_types"] if item["business_types"].count(t) > 1})
         if twice:

@@ -78,6 +78,10 @@ async def write_settings(
         raise ApiError("invalid_hall_config", contract_problem(exc, "大厅设置")) from None
     after = {k: v for k, v in info.model_dump(mode="json").items() if k not in CALENDAR_FIELDS}
     values = {f: after[f] for f in SETTINGS_FIELDS}
+    for name, value in values.items():
+        length = getattr(hall_settings.c[name].type, "length", None)
+        if isinstance(value, str) and length is not None and len(value) > length:
+            raise ApiError("invalid_hall_config", f"大厅设置：{name} 不能超过 {length} 个字符")
     await _ensure_row(conn, hall, department=department, actor=origin.actor, now_ms=now_ms)
     await conn.execute(
         sa.update(hall_settings)
