@@ -5,8 +5,9 @@ starts, the entries missing from the `menus` table are inserted (`install_menus`
 administrator has edited keeps their edits, and one they deleted stays hidden (deleting a
 contributed entry hides it instead, or the next start would bring it back). A signed-in user
 sees the visible entries whose permission they hold, with the parents of every entry shown
-(`menu_for`). Administrators maintain the table through the API (`menu.*` permissions; the
-menu belongs to no department, so any scope of a right is enough).
+(`menu_for`). Administrators maintain the table (`list_menus`, `add_menu`, `change_menu`,
+`remove_menu`, called by the API and the portal; `menu.*` permissions — the menu belongs to
+no department, so any scope of a right is enough).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cloud.audit import POLICIES, AuditPolicy, record
+from cloud.audit import POLICIES, AuditPolicy, Origin, record
 from cloud.context import ENGINE
 from cloud.db import insert_ignoring_conflicts
 from cloud.errors import ApiError, register_errors
@@ -28,7 +29,20 @@ from cloud.identity.permissions import PERMISSIONS, register_resource
 from cloud.identity.principal import Principal, authorize
 from cloud.identity.tables import menus
 
-__all__ = ["CONTRIBUTED", "MenuEntry", "contribute", "install_menus", "menu_for", "routes"]
+__all__ = [
+    "CONTRIBUTED",
+    "MenuChange",
+    "MenuEntry",
+    "NewMenu",
+    "add_menu",
+    "change_menu",
+    "contribute",
+    "install_menus",
+    "list_menus",
+    "menu_for",
+    "remove_menu",
+    "routes",
+]
 
 
 @dataclass(frozen=True)
@@ -150,28 +164,92 @@ class MenuChange(BaseModel):
     visible: bool | None = None
 
 
+async def list_menus(conn: AsyncConnection, principal: Principal) -> list[dict[str, Any]]:
+    """Every entry of the menu table (`menu.view`), by sort."""
+    authorize(principal, "menu.view")
+    rows = (await conn.execute(sa.select(menus).order_by(menus.c.sort, menus.c.id))).all()
+    return [_entry(r) for r in rows]
+
+
+async def add_menu(
+    conn: AsyncConnection, principal: Principal, origin: Origin, body: NewMenu
+) -> dict[str, Any]:
+    """A new entry (`menu.create`); the entry's values."""
+    authorize(principal, "menu.create")
+    _check_permission(body.permission)
+    values = body.model_dump()
+    if await _row(conn, body.id) is not None:
+        raise ApiError("menu_exists", body.id)
+    if body.parent_id is not None and await _row(conn, body.parent_id) is None:
+        raise ApiError("unknown_menu", body.parent_id)
+    await conn.execute(menus.insert().values(**values))
+    await record(conn, origin, action="create", resource="menu", resource_id=body.id,
+                 hall=None, new=values, now_ms=now_ms())  # fmt: skip
+    return values
+
+
+async def change_menu(
+    conn: AsyncConnection, principal: Principal, origin: Origin, menu_id: str, body: MenuChange
+) -> dict[str, Any]:
+    """Change the fields set in `body` (`menu.edit`); the changed entry."""
+    authorize(principal, "menu.edit")
+    changes = body.model_dump(exclude_unset=True)
+    if "title" in changes and changes["title"] is None:
+        raise ApiError("invalid_request", "title 不能为空")
+    if changes.get("visible", True) is None or changes.get("sort", 0) is None:
+        raise ApiError("invalid_request", "visible、sort 不能为空")
+    _check_permission(changes.get("permission"))
+    old = await _row(conn, menu_id)
+    if old is None:
+        raise ApiError("unknown_menu", menu_id)
+    parent = changes.get("parent_id")
+    if parent is not None:
+        await _check_parent(conn, menu_id, parent)
+    if changes:
+        await conn.execute(menus.update().where(menus.c.id == menu_id).values(**changes))
+    new = await _row(conn, menu_id)
+    assert new is not None
+    await record(conn, origin, action="update", resource="menu", resource_id=menu_id,
+                 hall=None, old=old, new=new, now_ms=now_ms())  # fmt: skip
+    return new
+
+
+async def remove_menu(
+    conn: AsyncConnection, principal: Principal, origin: Origin, menu_id: str
+) -> bool:
+    """Delete an entry (`menu.delete`; refused while it has children); a contributed entry is
+    hidden instead, or the next start would bring it back. Whether it was hidden."""
+    authorize(principal, "menu.delete")
+    old = await _row(conn, menu_id)
+    if old is None:
+        raise ApiError("unknown_menu", menu_id)
+    child = await conn.scalar(sa.select(menus.c.id).where(menus.c.parent_id == menu_id))
+    if child is not None:
+        raise ApiError("menu_has_children", child)
+    if menu_id in CONTRIBUTED:
+        await conn.execute(menus.update().where(menus.c.id == menu_id).values(visible=False))
+        await record(conn, origin, action="update", resource="menu", resource_id=menu_id,
+                     hall=None, old=old, new={**old, "visible": False},
+                     now_ms=now_ms())  # fmt: skip
+        return True
+    await conn.execute(menus.delete().where(menus.c.id == menu_id))
+    await record(conn, origin, action="delete", resource="menu", resource_id=menu_id,
+                 hall=None, old=old, now_ms=now_ms())  # fmt: skip
+    return False
+
+
 async def _list(request: web.Request) -> web.Response:
     principal, _ = await caller(request)
-    authorize(principal, "menu.view")
     async with request.app[ENGINE].connect() as conn:
-        rows = (await conn.execute(sa.select(menus).order_by(menus.c.sort, menus.c.id))).all()
-    return answer({"menus": [_entry(r) for r in rows]})
+        return answer({"menus": await list_menus(conn, principal)})
 
 
 async def _create(request: web.Request) -> web.Response:
     principal, who = await caller(request)
-    authorize(principal, "menu.create")
+    authorize(principal, "menu.create")  # before the body: no right, no word on the body
     body = await read_body(request, NewMenu)
-    _check_permission(body.permission)
-    values = body.model_dump()
     async with request.app[ENGINE].begin() as conn:
-        if await _row(conn, body.id) is not None:
-            raise ApiError("menu_exists", body.id)
-        if body.parent_id is not None and await _row(conn, body.parent_id) is None:
-            raise ApiError("unknown_menu", body.parent_id)
-        await conn.execute(menus.insert().values(**values))
-        await record(conn, who, action="create", resource="menu", resource_id=body.id,
-                     hall=None, new=values, now_ms=now_ms())  # fmt: skip
+        values = await add_menu(conn, principal, who, body)
     return answer({"menu": values}, status=201)
 
 
@@ -179,51 +257,17 @@ async def _change(request: web.Request) -> web.Response:
     principal, who = await caller(request)
     authorize(principal, "menu.edit")
     body = await read_body(request, MenuChange)
-    changes = body.model_dump(exclude_unset=True)
-    if "title" in changes and changes["title"] is None:
-        raise ApiError("invalid_request", "title 不能为空")
-    if changes.get("visible", True) is None or changes.get("sort", 0) is None:
-        raise ApiError("invalid_request", "visible、sort 不能为空")
-    _check_permission(changes.get("permission"))
-    menu_id = request.match_info["id"]
     async with request.app[ENGINE].begin() as conn:
-        old = await _row(conn, menu_id)
-        if old is None:
-            raise ApiError("unknown_menu", menu_id)
-        parent = changes.get("parent_id")
-        if parent is not None:
-            await _check_parent(conn, menu_id, parent)
-        if changes:
-            await conn.execute(menus.update().where(menus.c.id == menu_id).values(**changes))
-        new = await _row(conn, menu_id)
-        assert new is not None
-        await record(conn, who, action="update", resource="menu", resource_id=menu_id,
-                     hall=None, old=old, new=new, now_ms=now_ms())  # fmt: skip
+        new = await change_menu(conn, principal, who, request.match_info["id"], body)
     return answer({"menu": new})
 
 
 async def _delete(request: web.Request) -> web.Response:
     principal, who = await caller(request)
-    authorize(principal, "menu.delete")
     menu_id = request.match_info["id"]
     async with request.app[ENGINE].begin() as conn:
-        old = await _row(conn, menu_id)
-        if old is None:
-            raise ApiError("unknown_menu", menu_id)
-        child = await conn.scalar(sa.select(menus.c.id).where(menus.c.parent_id == menu_id))
-        if child is not None:
-            raise ApiError("menu_has_children", child)
-        if menu_id in CONTRIBUTED:
-            # a capability's own entry would come back at the next start: hide it instead
-            await conn.execute(menus.update().where(menus.c.id == menu_id).values(visible=False))
-            await record(conn, who, action="update", resource="menu", resource_id=menu_id,
-                         hall=None, old=old, new={**old, "visible": False},
-                         now_ms=now_ms())  # fmt: skip
-            return answer({"deleted": menu_id, "hidden": True})
-        await conn.execute(menus.delete().where(menus.c.id == menu_id))
-        await record(conn, who, action="delete", resource="menu", resource_id=menu_id,
-                     hall=None, old=old, now_ms=now_ms())  # fmt: skip
-    return answer({"deleted": menu_id, "hidden": False})
+        hidden = await remove_menu(conn, principal, who, menu_id)
+    return answer({"deleted": menu_id, "hidden": hidden})
 
 
 def _check_permission(permission: str | None) -> None:

@@ -1,36 +1,38 @@
-"""Signing in and out of the portal and changing one's own password.
-
-The sign-in page is ours; the sign-in itself is the identity API's (`POST /api/auth/login`,
-which checks the captcha, counts failures, locks the account and sets the session cookie): the
-page draws its captcha from `GET /api/auth/captcha`, sends the form there and goes on to the
-page asked for. The portal sets no cookie of its own.
+"""Signing in to and out of the portal, and changing one's own password: plain HTML forms over
+the identity's auth services (`cloud/identity/auth_service.py`), which check the captcha,
+count failures, lock accounts and write the audit log. The sign-in page works without
+JavaScript: it draws its captcha when it is shown, and a refused attempt shows the page again
+with the reason and a new captcha (each is used once).
 """
 
 from __future__ import annotations
 
-import logging
-
-import sqlalchemy as sa
 from aiohttp import web
+from pydantic import ValidationError
 
-from cloud.audit import Origin, record
+from cloud.audit import Origin
 from cloud.context import CONFIG, ENGINE
 from cloud.errors import ApiError
-from cloud.identity import login as _identity_login  # noqa: F401 (audit policies: login, user)
-from cloud.identity.accounts import password_problem, set_password, verify_password
+from cloud.identity.auth_service import (
+    Login,
+    change_password,
+    draw_captcha,
+    sign_in,
+    sign_out,
+)
+from cloud.identity.login import set_session_cookie
 from cloud.identity.principal import SESSION_COOKIE, Principal, current_principal
-from cloud.identity.sessions import end_session
-from cloud.identity.tables import users
 from cloud.portal.forms import FormErrors, form_text
-from cloud.portal.render import LOGIN_PATH, local_target, now_ms, page, redirect, render
+from cloud.portal.render import LOGIN_PATH, local_target, page, redirect, render
 
 __all__ = ["add_routes"]
 
-log = logging.getLogger(__name__)
+_NOTICES = {"signed_out": "已退出登录"}
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get(LOGIN_PATH, _login_page)
+    app.router.add_post(LOGIN_PATH, _sign_in)
     app.router.add_post("/portal/logout", _logout)
     app.router.add_get("/portal/account/password", page(_password_page))
     app.router.add_post("/portal/account/password", page(_change_password))
@@ -44,12 +46,41 @@ async def _login_page(request: web.Request) -> web.StreamResponse:
         me = None
     if me is not None and me.session_id is not None:
         raise web.HTTPSeeOther(target)
-    notice = None
+    notice = _NOTICES.get(request.query.get("msg", ""))
     if request.query.get("expired") == "1":
         notice = "登录已过期，请重新登录"
-    elif request.query.get("msg") == "signed_out":
-        notice = "已退出登录"
-    return await render(request, "login.html", None, target=target, notice=notice)
+    return await _login_form(request, target, notice=notice)
+
+
+async def _sign_in(request: web.Request) -> web.StreamResponse:
+    """The sign-in form: on to the page asked for with a session, or the form again with the
+    refusal in Chinese and a fresh captcha."""
+    form = await request.post()
+    target = local_target(form_text(form, "next"))
+    username = form_text(form, "username", 64)
+    values = {
+        "username": username,
+        "password": _raw(form.get("password")),
+        "captcha_id": form_text(form, "captcha_id", 64) or None,
+        "captcha_answer": form_text(form, "captcha_answer", 16) or None,
+    }
+    if not username or not values["password"]:
+        return await _login_form(request, target, error="请输入用户名和密码", username=username)
+    if not values["captcha_answer"]:
+        return await _login_form(request, target, error="请输入验证码", username=username)
+    try:
+        attempt = Login.model_validate(values)
+        client = _origin(request, Principal(id="", username=username, name=""))
+        signed = await sign_in(request.app[ENGINE], request.app[CONFIG].auth, attempt, client)
+    except ValidationError:
+        return await _login_form(request, target, error="用户名或密码错误", username=username)
+    except ApiError as exc:
+        return await _login_form(
+            request, target, error=exc.message, username=username, status=exc.status
+        )
+    response = redirect(target)
+    set_session_cookie(request, response, signed)
+    return response
 
 
 async def _logout(request: web.Request) -> web.StreamResponse:
@@ -58,13 +89,9 @@ async def _logout(request: web.Request) -> web.StreamResponse:
         me = await current_principal(request)
     except ApiError:
         me = None
-    if me is not None and me.session_id is not None:
+    if me is not None:
         async with request.app[ENGINE].begin() as conn:
-            await end_session(conn, me.session_id)
-            await record(conn, _origin(request, me), action="delete", resource="login",
-                         resource_id=me.id, hall=None, old={"username": me.username},
-                         now_ms=now_ms())  # fmt: skip
-        log.info("%s signed out of the portal", me.username)
+            await sign_out(conn, me, _origin(request, me))
     response = redirect(f"{LOGIN_PATH}?msg=signed_out")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -77,34 +104,56 @@ async def _password_page(request: web.Request, me: Principal) -> web.StreamRespo
 async def _change_password(request: web.Request, me: Principal) -> web.StreamResponse:
     """Change one's own password: the old one, the new one twice; every other session ends."""
     form = await request.post()
-    old, new, again = (form_text(form, k) for k in ("old_password", "new_password", "again"))
+    old, new, again = (form_text(form, k, 200) for k in ("old_password", "new_password", "again"))
     errors = FormErrors()
-    if me.session_id is None:
-        errors.add("", "管理令牌不是登录用户，没有密码")
     if not old:
         errors.add("old_password", "请输入原密码")
     if not new:
         errors.add("new_password", "请输入新密码")
-    elif (problem := password_problem(new, me.username)) is not None:
-        errors.add("new_password", problem)
     elif new != again:
         errors.add("again", "两次输入的新密码不一致")
-    engine = request.app[ENGINE]
     if not errors:
-        async with engine.connect() as conn:
-            stored = await conn.scalar(sa.select(users.c.password_hash).where(users.c.id == me.id))
-        if stored is None or not await verify_password(stored, old):
-            log.warning("%s gave a wrong old password in the portal", me.username)
-            errors.add("old_password", "原密码不正确")
+        try:
+            await change_password(request.app[ENGINE], me, _origin(request, me), old, new)
+        except ApiError as exc:
+            field = {"wrong_password": "old_password", "weak_password": "new_password"}
+            detail = exc.message.split("：", 1)[-1]
+            errors.add(field.get(exc.code, ""), detail)
     if errors:
         return await render(request, "password.html", me, errors=errors.by_field, status=422)
-    now = now_ms()
-    async with engine.begin() as conn:
-        await set_password(conn, me.id, new, now, keep_session=me.session_id)
-        await record(conn, _origin(request, me), action="update", resource="user",
-                     resource_id=me.id, hall=None, new={"password_changed_at": now},
-                     now_ms=now)  # fmt: skip
     return redirect("/portal/account/password", "password_changed")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+async def _login_form(
+    request: web.Request,
+    target: str,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+) -> web.Response:
+    async with request.app[ENGINE].begin() as conn:
+        captcha = await draw_captcha(conn)
+    return await render(
+        request,
+        "identity_login.html",
+        None,
+        status=status,
+        target=target,
+        notice=notice,
+        error=error,
+        username=username,
+        captcha=captcha,
+    )
+
+
+def _raw(value: object) -> str:
+    """A password as typed (spaces are part of it), cut at the longest accepted."""
+    return value[:200] if isinstance(value, str) else ""
 
 
 def _origin(request: web.Request, me: Principal) -> Origin:
