@@ -48,10 +48,19 @@ from cloud.context import ENGINE
 from cloud.db import calendar_exceptions, halls, is_postgresql
 from cloud.errors import ApiError
 from cloud.identity.guard import guard
+from cloud.identity.principal import Principal, authorize, scope_clause
+from cloud.identity.tables import org_units
 from cloud.setups import lock_hall, site_calendar, store_recomputed_setup
 from sync.calendar import is_covered, statutory_years
 
-__all__ = ["CalendarChange", "calendar_routes", "put_exception", "remove_exception", "year_view"]
+__all__ = [
+    "CalendarChange",
+    "calendar_halls",
+    "calendar_routes",
+    "put_exception",
+    "remove_exception",
+    "year_view",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,24 @@ class CalendarChange(BaseModel):
 
     working: bool
     reason: str = ""
+
+
+async def calendar_halls(
+    engine: AsyncEngine, principal: Principal, permission: str = "calendar.read"
+) -> list[dict[str, str]]:
+    """The halls whose calendar `principal` may read (or, told, edit): with the scope `all`
+    every hall, else the halls of the sites (网点) within their scope — as `guard` decides for
+    one hall. 403 without the permission."""
+    scope = authorize(principal, permission)
+    statement = sa.select(halls.c.id, halls.c.name).order_by(halls.c.name, halls.c.id)
+    if scope != "all":
+        reachable = sa.select(org_units.c.hall).where(
+            org_units.c.hall.is_not(None),
+            scope_clause(principal, permission, department=org_units.c.id, owner=None),
+        )
+        statement = statement.where(halls.c.id.in_(reachable))
+    async with engine.connect() as conn:
+        return [{"id": r.id, "name": r.name} for r in await conn.execute(statement)]
 
 
 async def year_view(engine: AsyncEngine, hall: str, year: int) -> dict[str, Any]:

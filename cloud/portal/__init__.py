@@ -9,7 +9,7 @@ from cloud.portal import (
     flows_pages,
     hall_pages,
     home,
-    identity_pages,
+    identity,
     login,
     onboarding,
     resources,
@@ -30,6 +30,6 @@ def setup(app: web.Application) -> None:
     resources.add_routes(app)
     work.add_routes(app)
     onboarding.add_routes(app)
-    identity_pages.add_routes(app)
+    identity.add_routes(app)
     flows_pages.add_routes(app)
     hall_pages.add_routes(app)

@@ -57,6 +57,7 @@ PageHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 FLASHES: dict[str, str] = {
     "created": "已新增",
     "saved": "已保存",
+    "moved": "已移动",
     "deleted": "已删除",
     "disabled": "已停用",
     "enabled": "已启用",

@@ -16,7 +16,7 @@ from cloud.errors import ApiError, register_errors
 from cloud.identity.permissions import register
 from cloud.identity.principal import Principal, authorize
 from cloud.identity.tables import org_units, roles, users
-from cloud.workflow.tables import flow_versions, flows
+from cloud.workflow.tables import flow_versions, flows, instances
 
 __all__ = [
     "DESIGN",
@@ -27,7 +27,9 @@ __all__ = [
     "Step",
     "create_flow",
     "disable_flow",
+    "flow_detail",
     "flow_list",
+    "flow_overview",
     "flow_view",
     "insert_flow",
     "load_steps",
@@ -210,6 +212,47 @@ async def flow_list(engine: AsyncEngine, principal: Principal) -> list[dict[str,
         return [_head(row) for row in rows]
 
 
+async def flow_overview(engine: AsyncEngine, principal: Principal) -> list[dict[str, Any]]:
+    """Every flow with its newest version's steps and how many of its instances are under way
+    (running or returned), for the designer's list (workflow.design)."""
+    authorize(principal, DESIGN)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(flows, flow_versions.c.steps)
+            .join(
+                flow_versions,
+                sa.and_(
+                    flow_versions.c.code == flows.c.code,
+                    flow_versions.c.version == flows.c.version,
+                ),
+            )
+            .order_by(flows.c.code)
+        )
+        under_way = await _under_way(conn, None)
+        return [
+            _head(row)
+            | {
+                "steps": row.steps,
+                "under_way": sum(n for (code, _), n in under_way.items() if code == row.code),
+            }
+            for row in rows
+        ]
+
+
+async def flow_detail(
+    engine: AsyncEngine, principal: Principal, code: str, version: int | None = None
+) -> dict[str, Any]:
+    """`flow_view` for the designer (workflow.design), each version with how many instances
+    still run on it (they keep that version whatever is saved after)."""
+    authorize(principal, DESIGN)
+    async with engine.connect() as conn:
+        view = await flow_view(conn, code, version)
+        under_way = await _under_way(conn, code)
+    for v in view["versions"]:
+        v["under_way"] = under_way.get((code, v["version"]), 0)
+    return view
+
+
 async def flow_view(conn: AsyncConnection, code: str, version: int | None = None) -> dict[str, Any]:
     """A flow's head with one version's steps (the newest unless told) and its version list."""
     head = (await conn.execute(sa.select(flows).where(flows.c.code == code))).first()
@@ -294,6 +337,18 @@ async def validate_references(conn: AsyncConnection, steps: Sequence[Step]) -> N
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+async def _under_way(conn: AsyncConnection, code: str | None) -> dict[tuple[str, int], int]:
+    """How many instances are running or returned, by (flow, version): one flow's or all."""
+    statement = (
+        sa.select(instances.c.flow_code, instances.c.flow_version, sa.func.count())
+        .where(instances.c.status.in_(("running", "returned")))
+        .group_by(instances.c.flow_code, instances.c.flow_version)
+    )
+    if code is not None:
+        statement = statement.where(instances.c.flow_code == code)
+    return {(r[0], r[1]): int(r[2]) for r in await conn.execute(statement)}
 
 
 async def _check_business_key(conn: AsyncConnection, key: str, own_code: str | None) -> None:

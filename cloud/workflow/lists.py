@@ -133,7 +133,7 @@ async def supervise(
     engine: AsyncEngine, principal: Principal, page: Page, *, now_ms: int
 ) -> dict[str, Any]:
     """Running instances within my `workflow.supervise` scope, longest waiting first, with how
-    long each has waited at its current step."""
+    long each has waited at its current step and its pending tasks."""
     authorize(principal, SUPERVISE)
     where = sa.and_(
         instances.c.status == "running",
@@ -151,7 +151,18 @@ async def supervise(
         total = await conn.scalar(sa.select(sa.func.count()).select_from(instances).where(where))
         rows = (await conn.execute(_paged(statement, page))).all()
         current = await _current_approvers(conn, [r.id for r in rows])
-    items = [_summary(r, current) | {"waited_ms": now_ms - r.step_started_at} for r in rows]
+    items = [
+        _summary(r, current)
+        | {
+            "waited_ms": now_ms - r.step_started_at,
+            # the pending tasks, for a manager's 改派 (reassign) and the urge counts
+            "tasks": [
+                {k: a[k] for k in ("task_id", "user_id", "name", "urge_count")}
+                for a in current.get(r.id, [])
+            ],
+        }
+        for r in rows
+    ]
     return _page(items, total, page)
 
 
@@ -304,13 +315,28 @@ async def _current_approvers(
     if not instance_ids:
         return found
     rows = await conn.execute(
-        sa.select(tasks.c.instance_id, tasks.c.step_name, tasks.c.assignee_id, users.c.name)
+        sa.select(
+            tasks.c.instance_id,
+            tasks.c.id,
+            tasks.c.step_name,
+            tasks.c.assignee_id,
+            tasks.c.urge_count,
+            users.c.name,
+        )
         .join(users, users.c.id == tasks.c.assignee_id, isouter=True)
         .where(tasks.c.instance_id.in_(instance_ids), tasks.c.status == "pending")
         .order_by(tasks.c.created_at, tasks.c.id)
     )
     for r in rows:
-        found[r.instance_id].append({"user_id": r.assignee_id, "name": r.name, "step": r.step_name})
+        found[r.instance_id].append(
+            {
+                "task_id": r.id,
+                "user_id": r.assignee_id,
+                "name": r.name,
+                "step": r.step_name,
+                "urge_count": r.urge_count,
+            }
+        )
     return found
 
 
