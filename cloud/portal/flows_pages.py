@@ -32,7 +32,7 @@ from cloud.identity.guard import guard
 from cloud.identity.principal import Principal, authorize, scope_clause
 from cloud.identity.tables import org_units, roles, users
 from cloud.portal.forms import FormErrors, form_text
-from cloud.portal.render import FLASHES, SHANGHAI, now_ms, page, redirect, render
+from cloud.portal.render import SHANGHAI, now_ms, page, redirect, render
 from cloud.workflow import engine as workflow
 from cloud.workflow import flows, lists
 from cloud.workflow.business import BUSINESSES
@@ -58,11 +58,7 @@ _REASON_LENGTH = 200
 
 
 def add_routes(app: web.Application) -> None:
-    """Add these pages to the app (the flash messages they answer with, too)."""
-    FLASHES.setdefault("reassigned", "已改派")
-    FLASHES.setdefault("flow_saved", "已保存为新版本，新提交的申请按新版本审批")
-    FLASHES.setdefault("flow_created", "流程已创建")
-    FLASHES.setdefault("calendar_saved", "行事历已更新，将随大厅配置下发")
+    """Add these pages to the app."""
     app.router.add_get("/portal/flows", page(_flow_list))
     app.router.add_get("/portal/flows/new", page(_new_flow))
     app.router.add_post("/portal/flows/new", page(_create_flow))

@@ -70,6 +70,11 @@ FLASHES: dict[str, str] = {
     "withdrawn": "已撤回",
     "urged": "已催办",
     "started": "已提交审批",
+    "blocked": "已屏蔽",
+    "reassigned": "已改派",
+    "flow_saved": "已保存为新版本，新提交的申请按新版本审批",
+    "flow_created": "流程已创建",
+    "calendar_saved": "行事历已更新，将随大厅配置下发",
 }
 
 

@@ -176,7 +176,7 @@ async def _user_status(request: web.Request, me: Principal) -> web.StreamRespons
     async with request.app[ENGINE].begin() as conn:
         await change_user(conn, me, who(request, me), user_id, body)
     back = "/portal/users" if form_text(form, "back") == "list" else f"/portal/users/{user_id}"
-    return redirect(back, "enabled" if active else "disabled")
+    return redirect(back, "enabled" if active else "blocked")
 
 
 async def _user_password(request: web.Request, me: Principal) -> web.StreamResponse:

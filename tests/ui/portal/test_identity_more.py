@@ -197,7 +197,7 @@ async def test_a_users_password_is_reset_their_account_disabled_and_then_deleted
     # 屏蔽: the open session stops working at the clerk's next page, and signing in is refused
     await page.goto(user_url)
     await page.click("button:has-text('屏蔽账号')")
-    await expect(page.locator(".flash")).to_have_text("已停用")
+    await expect(page.locator(".flash")).to_have_text("已屏蔽")
     await expect(page.locator(".tag.bad")).to_have_text("已屏蔽")
     await page.locator(".danger-zone").scroll_into_view_if_needed()
     await screenshot(page, "portal-identity-user-disabled")
