@@ -155,9 +155,11 @@ def _edge_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _demo_cloud(data_dir: Path, host: str, hall: str, name: str) -> tuple[Any, str]:
+async def _demo_cloud(data_dir: Path, host: str, setup: Any) -> tuple[Any, str]:
     """A cloud worker on an embedded SQLite database beside the demo's edge, the demo hall
-    registered with it (its secret kept in the data folder); the worker and its address."""
+    registered with it (its secret kept in the data folder), and, at the first start, the
+    hall's setup stored, imported into the portal's hall configuration and the hall placed
+    in the organisation tree under a site; the worker and its address."""
     import hashlib
 
     import aiohttp
@@ -190,16 +192,43 @@ async def _demo_cloud(data_dir: Path, host: str, hall: str, name: str) -> tuple[
             aiohttp.ClientSession() as session,
             session.post(
                 f"{url}/api/halls",
-                json={"id": hall, "name": name},
+                json={"id": setup.hall.id, "name": setup.hall.name},
                 headers={"Authorization": f"Bearer {admin}"},
             ) as response,
         ):
             body = await response.json()
         if response.status != 201:
             raise RuntimeError(f"the demo cloud refused the demo hall: {body}")
+        await _demo_hall_in_cloud(url, admin, setup)
         secret_file.write_text(str(body["token"]).rpartition(".")[2])
         secret_file.chmod(0o600)
     return cloud, url
+
+
+async def _demo_hall_in_cloud(url: str, admin: str, setup: Any) -> None:
+    """The demo hall as the portal shows it: its setup stored (the version the edge already
+    runs), its pieces imported for editing, and a site of a demo region that it belongs to."""
+    import aiohttp
+
+    hall = setup.hall.id
+    headers = {"Authorization": f"Bearer {admin}"}
+    async with aiohttp.ClientSession(base_url=url, headers=headers) as session:
+
+        async def call(method: str, path: str, **kwargs: Any) -> Any:
+            async with session.request(method, path, **kwargs) as response:
+                body = await response.json()
+                if response.status >= 300:
+                    raise RuntimeError(f"the demo cloud refused {method} {path}: {body}")
+                return body
+
+        await call("PUT", f"/api/halls/{hall}/setup", json=setup.model_dump(mode="json"))
+        await call("POST", f"/api/halls/{hall}/config/import")
+        region = await call(
+            "POST", "/api/identity/units", json={"kind": "region", "name": "演示区"}
+        )
+        site = {"kind": "site", "name": setup.hall.name, "parent_id": region["unit"]["id"],
+                "hall": hall}  # fmt: skip
+        await call("POST", "/api/identity/units", json=site)
 
 
 async def _demo_portal_admin(data_dir: Path) -> str:
@@ -291,7 +320,7 @@ async def _demo(host: str, port: int, data: Path | None, mqtt: tuple[str, int]) 
         embedded = await start_embedded_broker()
         broker_host, broker_port, broker_kind = embedded.host, embedded.port, "embedded amqtt"
 
-    cloud, cloud_url = await _demo_cloud(data_dir, host, setup.hall.id, setup.hall.name)
+    cloud, cloud_url = await _demo_cloud(data_dir, host, setup)
     portal_password = await _demo_portal_admin(data_dir)
     config = EdgeConfig(
         node=NodeConfig(data_dir=str(data_dir), ticket_qr_base="https://wx.smarthall.example"),
