@@ -28,7 +28,7 @@ from cloud.config import CloudConfig
 from cloud.context import CONFIG, ENGINE
 from cloud.db import migrate_async, open_engine
 from cloud.errors import ApiError
-from cloud.halls import register_hall, set_disabled, sync_status
+from cloud.halls import register_hall, replace_secret, set_disabled, sync_status
 from cloud.identity import api as identity_api
 from cloud.identity.guard import guard
 from cloud.identity.principal import authorize, current_principal
@@ -81,6 +81,7 @@ def create_app(config: CloudConfig) -> web.Application:
     app.cleanup_ctx.append(_calendar_rounds)
     app.router.add_post("/api/halls", _register_hall)
     app.router.add_patch("/api/halls/{hall}", _change_hall)
+    app.router.add_post("/api/halls/{hall}/secret", _replace_secret)
     app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
     app.router.add_get("/api/halls/{hall}/counts", _hall_counts)
     app.router.add_put("/api/halls/{hall}/setup", _put_setup)
@@ -192,6 +193,15 @@ async def _change_hall(request: web.Request) -> web.Response:
     _, origin = await guard(request, "hall.manage", hall)
     body = await _json_body(request, HallChange)
     answer = await set_disabled(request.app[ENGINE], hall, body.disabled, _now_ms(), origin)
+    return _json(answer)
+
+
+async def _replace_secret(request: web.Request) -> web.Response:
+    """A new secret for the hall, answered once; the old one is refused from now on."""
+    hall = request.match_info["hall"]
+    _, origin = await guard(request, "hall.manage", hall)
+    answer = await replace_secret(request.app[ENGINE], hall, _now_ms(), origin)
+    log.warning("hall %s: its secret was replaced by %s", hall, origin.actor)
     return _json(answer)
 
 

@@ -1,7 +1,8 @@
 """The portal's pages of the halls' configuration (基础管理, §21.2; the queue's set-up, §4): the
 halls in the user's scope, and per hall its settings, calling areas, business categories with
 their business types, windows and staff with their business types in priority order, voice,
-and the preview and publishing of the setup the edge pulls.
+and the preview and publishing of the setup the edge pulls. Registering, renaming and
+disabling halls (办事厅维护, §21.2.1) is `cloud.portal.hall_admin`.
 
 Every page calls the hall configuration's services (cloud/hallconfig/): `check_hall` refuses a
 user without `hall_config.<right>` (403) or whose scope does not reach the hall (404, as if it
@@ -32,7 +33,9 @@ from cloud.hallconfig.pieces import (
 from cloud.hallconfig.publishing import preview_setup, publish_setup
 from cloud.hallconfig.settings import read_settings, read_voice, write_settings, write_voice
 from cloud.hallconfig.tables import hall_settings
+from cloud.halls import sync_summaries
 from cloud.identity.principal import Principal
+from cloud.portal import hall_admin
 from cloud.portal.forms import FormErrors, form_text
 from cloud.portal.hall_forms import (
     FORMS,
@@ -80,6 +83,7 @@ _SECTION_TITLES = {
 
 
 def add_routes(app: web.Application) -> None:
+    hall_admin.add_routes(app)  # first: /portal/halls/new is no hall's page
     base = "/portal/halls/{hall}"
     app.router.add_get("/portal/halls", page(_halls))
     app.router.add_get(base, page(_settings))
@@ -101,12 +105,18 @@ def add_routes(app: web.Application) -> None:
 
 
 async def _halls(request: web.Request, me: Principal) -> web.StreamResponse:
-    """The halls in the user's scope, their newest published version, and whether their
-    authored configuration differs from it (or is not complete yet)."""
+    """The halls in the user's scope, their newest published version, whether their authored
+    configuration differs from it (or is not complete yet), and where their sync stands."""
     async with request.app[ENGINE].connect() as conn:
         found = await halls_in_scope(conn, me)
         states = {h.id: await _state(conn, h.id) for h in found}
-    return await render(request, "hall_list.html", me, halls=found, states=states)
+        summaries = await sync_summaries(conn, [h.id for h in found])
+    now = now_ms()
+    sync = {h.id: hall_admin.sync_lines(summaries.get(h.id), now) for h in found}
+    return await render(
+        request, "hall_list.html", me, halls=found, states=states, sync=sync,
+        may_register=hall_admin.may_register(me),
+    )  # fmt: skip
 
 
 async def _state(conn: AsyncConnection, hall: str) -> str:
