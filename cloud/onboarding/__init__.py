@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cloud.onboarding import flows, queries, tables
+from cloud.onboarding import boards, flows, queries, tables
 
-__all__ = ["flows", "queries", "setup", "tables"]
+__all__ = ["boards", "flows", "queries", "setup", "tables"]
 
 
 def setup(app: web.Application) -> None:

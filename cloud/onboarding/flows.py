@@ -5,7 +5,9 @@ submission and what its approval does, in the approval's own transaction.
   region named in the form if there is none by that name, and it is recorded as stationed;
 - department exit: the stationed department is marked departed and its org unit disabled;
 - staff entry: a login account is made (`create_user`) with an initial password, which the
-  applicant sees once on the approved instance; the staff archive gets its row;
+  applicant sees once on the approved instance; the staff archive gets its row, with the photo
+  and the scanned notice and commitment the applicant attached — uploads they made themselves
+  (`cloud.uploads`), readable by whoever may see the instance and, once filed, the record;
 - staff cancellation: the account becomes `cancelled` (no sign-in; its sessions end);
 - staff reinstatement: the account becomes `active` again.
 
@@ -29,11 +31,17 @@ from cloud.errors import ApiError, register_errors
 from cloud.identity.accounts import create_user, initial_password, set_status
 from cloud.identity.org import create_unit
 from cloud.identity.permissions import register
-from cloud.identity.principal import Principal
+from cloud.identity.principal import Principal, in_scope
 from cloud.identity.tables import org_units, users
 from cloud.onboarding.forms import DepartmentEntry, DepartmentExit, StaffChange, StaffEntry
 from cloud.onboarding.queries import STAFF_ARCHIVE, STATIONED_DEPARTMENT
-from cloud.onboarding.tables import password_reveals, staff, stationed_departments
+from cloud.onboarding.tables import (
+    password_reveals,
+    staff,
+    staff_attachments,
+    stationed_departments,
+)
+from cloud.uploads import IMAGE_TYPES, add_reach, uploads
 from cloud.workflow.business import (
     Business,
     HookContext,
@@ -42,9 +50,12 @@ from cloud.workflow.business import (
     register_business,
 )
 from cloud.workflow.flows import Approver, Step
+from cloud.workflow.lists import visible
+from cloud.workflow.tables import instances
 
 __all__ = [
     "APPLY",
+    "ATTACHMENT_TYPES",
     "DEPARTMENT_ENTRY",
     "DEPARTMENT_EXIT",
     "DEPARTMENT_RESOURCE",
@@ -68,6 +79,9 @@ register_errors(
         "staff_status": (409, "该人员当前状态不能办理此业务"),
     }
 )
+
+# what the scanned notice and commitment may be (§21.1.4 (4))
+ATTACHMENT_TYPES = frozenset({"pdf", "jpg", "png", "doc", "docx"})
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -204,6 +218,7 @@ async def _validate_staff_entry(
     taken = await conn.scalar(sa.select(users.c.id).where(users.c.username == form.username))
     if taken is not None:
         raise ApiError("username_taken", form.username)
+    await _check_own_uploads(conn, principal, form)
     return Submission(_json(form), None, f"人员入驻备案：{form.name}")
 
 
@@ -230,7 +245,7 @@ async def _staff_entered(context: HookContext) -> Mapping[str, Any]:
     stationed_unit = await conn.scalar(
         sa.select(stationed_departments.c.unit_id).where(stationed_departments.c.id == form.unit_id)
     )
-    values = form.model_dump(exclude={"leaders"}) | {
+    values = form.model_dump(exclude={"leaders", "attachments"}) | {
         "leaders": _json(form.leaders),
         "id": staff_id,
         "user_id": user_id,
@@ -243,6 +258,14 @@ async def _staff_entered(context: HookContext) -> Mapping[str, Any]:
         "updated_at": now,
     }
     await conn.execute(staff.insert().values(**values))
+    if form.attachments:
+        await conn.execute(
+            staff_attachments.insert(),
+            [
+                {"staff_id": staff_id, "upload_id": upload, "sort": n, "created_at": now}
+                for n, upload in enumerate(dict.fromkeys(form.attachments))
+            ],
+        )
     await conn.execute(
         password_reveals.insert().values(
             instance_id=context.instance.id, user_id=user_id, password=password, created_at=now
@@ -255,7 +278,7 @@ async def _staff_entered(context: HookContext) -> Mapping[str, Any]:
         resource=STAFF_RESOURCE,
         resource_id=staff_id,
         hall=None,
-        new=values,
+        new=values | {"attachments": form.attachments},
         now_ms=now,
     )
     return {
@@ -357,7 +380,80 @@ STAFF_REINSTATE = register_business(
 )
 
 
+@add_reach
+async def _attached_to_an_entry(conn: AsyncConnection, principal: Principal, row: Any) -> bool:
+    """An upload attached to a staff entry reaches whoever may see the instance (its
+    uploader is the applicant: nothing else can be attached)."""
+    if row.uploaded_by is None:
+        return False
+    found = await conn.execute(
+        sa.select(instances)
+        .where(
+            instances.c.business_key == STAFF_ENTRY.key,
+            instances.c.applicant_id == row.uploaded_by,
+        )
+        .order_by(instances.c.created_at.desc())
+        .limit(200)
+    )
+    for instance in found:
+        if row.id in _entry_uploads(instance.form) and await visible(conn, principal, instance):
+            return True
+    return False
+
+
+@add_reach
+async def _filed_in_the_archive(conn: AsyncConnection, principal: Principal, row: Any) -> bool:
+    """A staff record's attachment reaches whoever may view the record (its photo is a field
+    of the declared resource, which `cloud.uploads` follows itself)."""
+    records = await conn.execute(
+        sa.select(staff.c.department_id, staff.c.created_by)
+        .join(staff_attachments, staff_attachments.c.staff_id == staff.c.id)
+        .where(staff_attachments.c.upload_id == row.id)
+        .limit(20)
+    )
+    permission = f"{STAFF_RESOURCE}.view"
+    for held in records:
+        if await in_scope(
+            conn, principal, permission, department=held.department_id, owner=held.created_by
+        ):
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------------- helpers
+
+
+async def _check_own_uploads(conn: AsyncConnection, principal: Principal, form: StaffEntry) -> None:
+    """The photo and attachments are uploads of the applicant, of the kinds they may be: an
+    id of someone else's file is refused like one that does not exist."""
+    wanted = {name: [form.photo] for name in ("photo",) if form.photo} | (
+        {"attachments": form.attachments} if form.attachments else {}
+    )
+    for name, ids in wanted.items():
+        rows = {
+            r.id: r
+            for r in await conn.execute(
+                sa.select(uploads.c.id, uploads.c.type, uploads.c.uploaded_by).where(
+                    uploads.c.id.in_([i for i in ids if i])
+                )
+            )
+        }
+        allowed = IMAGE_TYPES if name == "photo" else ATTACHMENT_TYPES
+        for upload in ids:
+            row = rows.get(upload)
+            if row is None or row.uploaded_by != principal.id:
+                raise ApiError("invalid_form", f"{name}: 文件不存在或不是本人上传的")
+            if row.type not in allowed:
+                kinds = "、".join(sorted(allowed))
+                raise ApiError("invalid_form", f"{name}: 只能是 {kinds} 文件")
+
+
+def _entry_uploads(form: Mapping[str, Any]) -> set[str]:
+    """The upload ids a staff entry's form holds."""
+    found = {str(u) for u in form.get("attachments") or [] if u}
+    if form.get("photo"):
+        found.add(str(form["photo"]))
+    return found
 
 
 def _parse(model: type[_M], raw: Mapping[str, Any]) -> _M:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,7 +88,9 @@ class StaffEntry(_Form):
     gender: Literal["男", "女"]
     birth_date: dt.date | None = None
     political_status: str | None = Field(None, max_length=32)
-    photo: str | None = Field(None, max_length=64, description="1寸彩色照片 (an upload's id)")
+    photo: str | None = Field(
+        None, max_length=64, description="1寸彩色照片 (an upload's id: jpg, bmp, png)"
+    )
     floor: str | None = Field(None, max_length=32)
     work_number: str | None = Field(None, max_length=64, description="工作证号")
     department: str | None = Field(None, max_length=200, description="隶属部门")
@@ -106,6 +108,11 @@ class StaffEntry(_Form):
     business_scope: str | None = Field(None, max_length=2000, description="业务范围")
     username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{2,64}$", description="登录账号")
     entered_on: dt.date | None = Field(None, description="入驻时间")
+    attachments: list[Annotated[str, _ID]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="告知书和承诺书, signed on paper and scanned (upload ids)",
+    )
 
 
 class StaffChange(_Form):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloud.identity.principal import Principal
 from cloud.identity.tables import org_closure, org_units
+from cloud.onboarding.boards import DEPARTMENT_BOARD
 from cloud.onboarding.tables import staff, stationed_departments
 from cloud.resources.declare import Change, Field, FieldError, Resource, register
 
@@ -67,6 +68,13 @@ STATIONED_DEPARTMENT = register(
                 example="市场监督管理局",
             ),
             Field("short_name", "部门简称", max_length=100, filter="like", example="市监局"),
+            Field(
+                "board_id",
+                "所属板块",
+                kind="ref",
+                ref=DEPARTMENT_BOARD.name,
+                filter="eq",
+            ),
             Field("window_name", "窗口名称", max_length=200, example="市场准入窗口"),
             Field("window_count", "窗口数量", kind="int", default=0, min=0, max=10_000, example=2),
             Field(
@@ -116,7 +124,8 @@ async def _staff_unit_checked(change: Change) -> None:
 
 
 async def _staff_unit_followed(change: Change) -> None:
-    """The record's department (its data scope) is its stationed department's unit."""
+    """The record's department (its data scope) is its stationed department's unit (a
+    record filed by the flow for a unit not stationed yet keeps the unit it names)."""
     if change.new is None:
         return
     unit = await change.conn.scalar(
@@ -124,6 +133,8 @@ async def _staff_unit_followed(change: Change) -> None:
             stationed_departments.c.id == change.new["unit_id"]
         )
     )
+    if unit is None:
+        return
     await change.conn.execute(
         staff.update().where(staff.c.id == change.id).values(department_id=unit)
     )
@@ -159,7 +170,7 @@ STAFF_ARCHIVE = register(
             ),
             Field("birth_date", "出生日期", kind="date", example="1990-05-01"),
             _text("political_status", "政治面貌", 32, "群众"),
-            Field("photo", "照片", kind="image", hidden=True),
+            Field("photo", "照片", kind="image"),
             Field("mobile", "手机号码", kind="phone", filter="like", example="13800000000"),
             Field("email", "电子邮箱", kind="email", max_length=200),
             _text("hall", "所在办事厅", 64, "市民中心", filter="like"),
@@ -200,6 +211,7 @@ STAFF_ARCHIVE = register(
             "entered_on",
             "work_number",
             "status",
+            "photo",
         ),
         before=(_staff_unit_checked,),
         after=(_staff_unit_followed,),

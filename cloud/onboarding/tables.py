@@ -1,5 +1,5 @@
 """The onboarding tables (入驻管理, §21.1): stationed departments, the staff archive, and the
-initial passwords waiting to be shown once (migrations 0009 and 0011)."""
+initial passwords waiting to be shown once (migrations 0009, 0011 and 0012)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from cloud.db import Payload, metadata
 
-__all__ = ["password_reveals", "staff", "stationed_departments"]
+__all__ = ["password_reveals", "staff", "staff_attachments", "stationed_departments"]
 
 # a department's stationing in a hall (进驻部门, §21.1.1–21.1.3), the resource
 # `stationed_department`; `unit_id` is the department's org unit and the record's unit for data
@@ -22,6 +22,8 @@ stationed_departments = sa.Table(
     sa.Column("number", sa.String(64)),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("short_name", sa.String(100)),
+    # the board (板块, §21.2.3, cloud/onboarding/boards.py) it is grouped in; migration 0012
+    sa.Column("board_id", sa.String(64), sa.ForeignKey("department_boards.id")),
     sa.Column("site_id", sa.String(64)),  # the site or region the unit is under
     sa.Column("window_name", sa.String(200)),
     sa.Column("window_count", sa.Integer, nullable=False, server_default="0"),
@@ -40,6 +42,7 @@ stationed_departments = sa.Table(
     ),
     sa.Index("onboarding_departments_unit", "unit_id"),
     sa.Index("onboarding_departments_number", "number"),
+    sa.Index("onboarding_departments_board", "board_id"),
 )
 
 # the archive of stationed staff (入驻人员, §21.1.4, §21.1.7), the resource `onboarding_staff`:
@@ -84,6 +87,23 @@ staff = sa.Table(
     sa.Index("onboarding_staff_unit", "unit_id"),
     sa.Index("onboarding_staff_department", "department_id"),
     sa.Index("onboarding_staff_user", "user_id"),
+)
+
+# the signed notice and commitment (告知书和承诺书, §21.1.4 (4)) of a staff record, scanned:
+# uploads (cloud/uploads.py) in the order the applicant attached them; migration 0013
+staff_attachments = sa.Table(
+    "onboarding_staff_attachments",
+    metadata,
+    sa.Column(
+        "staff_id",
+        sa.String(64),
+        sa.ForeignKey("onboarding_staff.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("upload_id", sa.String(64), sa.ForeignKey("uploads.id"), primary_key=True),
+    sa.Column("sort", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Index("onboarding_staff_attachments_upload", "upload_id"),
 )
 
 # an approved staff entry's initial password until the applicant has seen it once on the

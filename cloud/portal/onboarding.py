@@ -2,6 +2,13 @@
 the onboarding form models (cloud/onboarding/forms.py) with Chinese labels, submitted to the
 workflow service, which checks the right to apply and the form; then on to the instance page.
 
+The staff entry's photo and its signed notice and commitment (告知书和承诺书, scanned) are file
+inputs: checked by content and size by the uploads service in the same request, recorded as the
+applicant's uploads and carried in the form as their ids. A form refused after that keeps them
+(their ids posted back, checked again as the applicant's own by the business's validation), so
+nothing has to be chosen twice. On approval they land in the staff archive; its edit page shows
+the signed documents.
+
 The two queries (§21.1.3, §21.1.7) are declared resources: their menu addresses lead to the
 resources' own pages.
 """
@@ -29,12 +36,35 @@ from cloud.identity.tables import org_units
 from cloud.onboarding import flows
 from cloud.onboarding.forms import DepartmentEntry, DepartmentExit, StaffChange, StaffEntry
 from cloud.onboarding.queries import STAFF_ARCHIVE, STATIONED_DEPARTMENT
-from cloud.onboarding.tables import staff, stationed_departments
-from cloud.portal.forms import FormErrors
+from cloud.onboarding.tables import staff, staff_attachments, stationed_departments
+from cloud.portal.forms import FormErrors, form_list
 from cloud.portal.render import now_ms, page, redirect, render
+from cloud.portal.resources import Attached, show_attached
+from cloud.uploads import (
+    IMAGE_TYPES,
+    Received,
+    UploadInfo,
+    describe_uploads,
+    discard,
+    receive_field,
+    record_upload,
+)
 from cloud.workflow import engine as workflow
 
-__all__ = ["APPLICATIONS", "Application", "Input", "add_routes", "form_labels", "inputs_of"]
+__all__ = [
+    "APPLICATIONS",
+    "FILE_SUFFIX",
+    "Application",
+    "Input",
+    "InputKind",
+    "add_routes",
+    "form_labels",
+    "inputs_of",
+]
+
+InputKind = Literal[
+    "text", "textarea", "number", "date", "bool", "choice", "contact", "rows", "image", "files"
+]
 
 
 @dataclass(frozen=True)
@@ -104,20 +134,21 @@ LABELS: Mapping[str, str] = {
     "username": "登录账号",
     "entered_on": "入驻时间",
     "staff_id": "人员",
+    "attachments": "告知书和承诺书",
 }
 # labels that differ by form
 _FORM_LABELS: Mapping[str, Mapping[str, str]] = {
     "department-entry": {"name": "进驻部门名称"},
     "department-exit": {"date": "调离时间"},
-    "staff-entry": {"name": "姓名", "unit_id": "派驻单位"},
+    "staff-entry": {"name": "姓名", "unit_id": "派驻单位", "photo": "1寸彩色照片"},
     "staff-cancel": {"date": "取消备案时间"},
     "staff-reinstate": {"date": "复职时间"},
 }
-# fields left off the portal's forms: a photo is uploaded apart (cloud/uploads.py)
-_LEFT_OFF = frozenset({"photo"})
+# fields that hold upload ids: one image, or one file or more
+_UPLOADS: Mapping[str, InputKind] = {"photo": "image", "attachments": "files"}
+# the file input of an upload field (its kept ids are posted under the field's own name)
+FILE_SUFFIX = "__file"
 _CONTACT = (("name", "姓名"), ("phone", "联系电话"))
-
-InputKind = Literal["text", "textarea", "number", "date", "bool", "choice", "contact", "rows"]
 
 
 @dataclass(frozen=True)
@@ -173,13 +204,24 @@ def _submit(slug: str) -> Any:
     async def serve(request: web.Request, me: Principal) -> web.StreamResponse:
         authorize(me, flows.APPLY)
         posted = await request.post()
-        body, kept = _body(inputs_of(slug), posted)
+        inputs = inputs_of(slug)
+        body, kept = _body(inputs, posted)
         errors = FormErrors()
         try:
             application.model.model_validate(body)
         except ValidationError as exc:
             for error in exc.errors():
                 errors.add(_path(error["loc"], kept), _message(error))
+        if not errors:
+            received = await _receive(request, inputs, posted, errors)
+            if not errors and received:
+                async with request.app[ENGINE].begin() as conn:
+                    for name, files in received.items():
+                        made = [
+                            (await record_upload(conn, me, _origin(request, me), f)).id
+                            for f in files
+                        ]
+                        body[name] = made[0] if name == "photo" else [*body.get(name, []), *made]
         if not errors:
             try:
                 started = await workflow.start(
@@ -196,8 +238,9 @@ def _submit(slug: str) -> Any:
                 _place(exc, errors, {**LABELS, **_FORM_LABELS.get(slug, {})})
             else:
                 return redirect(f"/portal/work/i/{started['id']}", "started")
-        echo = {k: v for k, v in posted.items() if isinstance(v, str)}
-        return await _show(request, me, slug, echo, errors, status=422)
+        echo = {k: v for k, v in posted.items() if isinstance(v, str) and k not in _UPLOADS}
+        held = {k: v if isinstance(v, list) else [v] for k, v in body.items() if k in _UPLOADS}
+        return await _show(request, me, slug, echo, errors, status=422, held=held)
 
     return serve
 
@@ -220,9 +263,17 @@ async def _show(
     errors: FormErrors,
     *,
     status: int = 200,
+    held: Mapping[str, list[str]] | None = None,
 ) -> web.Response:
+    held = held or {}
     async with request.app[ENGINE].connect() as conn:
         inputs = await _with_options(conn, me, slug, inputs_of(slug))
+        known = await describe_uploads(conn, (i for ids in held.values() for i in ids))
+    # only the applicant's own uploads are shown again (a guessed id reveals nothing)
+    files = {
+        name: [known[i] for i in ids if i in known and known[i].uploaded_by == me.id]
+        for name, ids in held.items()
+    }
     rows = _row_numbers(values)
     return await render(
         request,
@@ -235,6 +286,9 @@ async def _show(
         errors=errors.by_field,
         contact=_CONTACT,
         rows=rows,
+        files=files,
+        file_suffix=FILE_SUFFIX,
+        multipart=any(i.kind in ("image", "files") for i in inputs),
     )
 
 
@@ -244,9 +298,10 @@ async def _show(
 def _inputs(model: type[BaseModel], prefix: str, labels: Mapping[str, str]) -> list[Input]:
     found: list[Input] = []
     for name, info in model.model_fields.items():
-        if name in _LEFT_OFF:
-            continue
         path = f"{prefix}{name}"
+        if not prefix and name in _UPLOADS:
+            found.append(Input(path, labels.get(path, name), _UPLOADS[name]))
+            continue
         key = path if not prefix.startswith("items.") else f"items.{name}"
         label = labels.get(key, name)
         kind, options, nested = _kind(info.annotation)
@@ -346,6 +401,14 @@ def _body(
         if spec.kind == "rows":
             body[spec.name], kept = _rows(spec, posted)
             continue
+        if spec.kind == "image":
+            if photo := _text(posted, spec.name):
+                body[spec.name] = photo
+            continue
+        if spec.kind == "files":
+            if ids := [i.strip() for i in form_list(posted, spec.name) if i.strip()]:
+                body[spec.name] = list(dict.fromkeys(ids))
+            continue
         if spec.kind == "contact":
             name, phone = (_text(posted, f"{spec.name}.{part}") for part, _ in _CONTACT)
             if name or phone:
@@ -358,6 +421,53 @@ def _body(
         if value:
             _place_in(body, spec.name, value)
     return body, kept
+
+
+async def _receive(
+    request: web.Request, inputs: tuple[Input, ...], posted: MultiDictProxy[Any], errors: FormErrors
+) -> dict[str, list[Received]]:
+    """The files chosen in the upload inputs, checked by content and size and stored (not yet
+    recorded); a refused one's reason goes next to its input, and then none is kept."""
+    received: dict[str, list[Received]] = {}
+    for spec in inputs:
+        if spec.kind not in ("image", "files"):
+            continue
+        chosen = [
+            f
+            for f in posted.getall(spec.name + FILE_SUFFIX, [])
+            if isinstance(f, web.FileField) and f.filename
+        ]
+        for file in chosen[:1] if spec.kind == "image" else chosen:
+            try:
+                got = await receive_field(request.app[CONFIG], file)
+            except ApiError as exc:
+                errors.add(spec.name, f"{file.filename}：{exc.message}")
+                break
+            received.setdefault(spec.name, []).append(got)
+            allowed = IMAGE_TYPES if spec.kind == "image" else flows.ATTACHMENT_TYPES
+            if got.type not in allowed:
+                errors.add(spec.name, f"{file.filename}：只能是 {'、'.join(sorted(allowed))} 文件")
+                break
+    if errors:
+        discard(f for files in received.values() for f in files)
+        return {}
+    return received
+
+
+async def _staff_attachments(conn: AsyncConnection, staff_id: str) -> list[UploadInfo]:
+    """A staff record's signed documents, in the order they were attached."""
+    ids = list(
+        await conn.scalars(
+            sa.select(staff_attachments.c.upload_id)
+            .where(staff_attachments.c.staff_id == staff_id)
+            .order_by(staff_attachments.c.sort, staff_attachments.c.upload_id)
+        )
+    )
+    known = await describe_uploads(conn, ids)
+    return [known[i] for i in ids if i in known]
+
+
+show_attached(STAFF_ARCHIVE.name, Attached("告知书和承诺书", _staff_attachments))
 
 
 def _rows(spec: Input, posted: MultiDictProxy[Any]) -> tuple[list[dict[str, Any]], list[int]]:

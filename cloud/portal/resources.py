@@ -5,11 +5,18 @@ to create and edit a record from its fields; deletion with confirmation.
 Every page calls the resource service, which checks the user's rights and data scope: a user
 without `<resource>.view` gets the 403 page however they reach the address. Buttons follow the
 same rights, for convenience only.
+
+A `file` / `image` field is a file input: the form is posted as multipart, the file checked by
+its content and size by the uploads service (cloud/uploads.py) in the same request and recorded
+in the transaction of the record's change — a refused file shows its reason next to the field
+and nothing is saved. A stored value shows as its original name linked to the scope-checked
+`GET /api/uploads/{id}` (a thumbnail for an image), with a "remove" option; lists show the same.
+A resource may also show files kept apart from its fields on its edit page (`show_attached`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -37,11 +44,23 @@ from cloud.resources.service import (
     update_row,
 )
 from cloud.resources.values import parse_value
+from cloud.uploads import (
+    IMAGE_TYPES,
+    Received,
+    UploadInfo,
+    describe_uploads,
+    discard,
+    receive_field,
+    record_upload,
+)
 
-__all__ = ["REASON_FIELD", "add_routes"]
+__all__ = ["REASON_FIELD", "REMOVE_SUFFIX", "Attached", "add_routes", "show_attached"]
 
 # the form field of a change's reason (the REST API's `_reason`)
 REASON_FIELD = "_reason"
+# a file field's "remove" checkbox: `<field>__remove`
+REMOVE_SUFFIX = "__remove"
+_FILE_KINDS = frozenset({"file", "image"})
 # keys of a list's address that are the page's, not filters
 _PAGE_KEYS = frozenset({"msg"})
 _INPUT_TYPES = {
@@ -61,6 +80,23 @@ class Choice:
     label: str
 
 
+@dataclass(frozen=True)
+class Attached:
+    """Files a resource keeps apart from its fields (a staff record's signed documents),
+    shown on its edit page: `load(conn, record id)` gives them in order."""
+
+    label: str
+    load: Callable[[AsyncConnection, str], Awaitable[Sequence[UploadInfo]]]
+
+
+_ATTACHED: dict[str, Attached] = {}
+
+
+def show_attached(resource: str, attached: Attached) -> None:
+    """Show `attached` on the edit page of `resource` (at import of the owning module)."""
+    _ATTACHED[resource] = attached
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/portal/r/{resource}", page(_list))
     app.router.add_get("/portal/r/{resource}/new", page(_new))
@@ -77,6 +113,15 @@ async def _list(request: web.Request, me: Principal) -> web.StreamResponse:
     async with request.app[ENGINE].connect() as conn:
         rows = await list_rows(conn, me, resource, query)
         choices = await _choices(conn, me, resource, resource.filters)
+        files = await describe_uploads(
+            conn,
+            (
+                str(r[f.name])
+                for r in rows.rows
+                for f in resource.list_columns
+                if f.kind in _FILE_KINDS and r.get(f.name)
+            ),
+        )
     exported = urlencode([(k, v) for k, v in filters.items() if k not in ("page", "page_size")])
     context: dict[str, Any] = {
         "resource": resource,
@@ -90,6 +135,7 @@ async def _list(request: web.Request, me: Principal) -> web.StreamResponse:
         "export_url": f"/api/r/{resource.name}/export.xlsx" + (f"?{exported}" if exported else ""),
         "base": f"/portal/r/{resource.name}",
         "reason_field": REASON_FIELD,
+        "files": files,
     }
     if is_htmx(request):
         return await render(request, "resource_rows.html", me, oob=True, **context)
@@ -107,11 +153,14 @@ async def _create(request: web.Request, me: Principal) -> web.StreamResponse:
     resource = resource_of(request.match_info["resource"])
     authorize(me, resource.permission("create"))
     form = await request.post()
-    body, errors = _read_form(resource, form)
+    body, errors = _read_form(resource, form, creating=True)
+    received = await _receive_files(request, resource, form, errors)
     if not errors:
         try:
             async with request.app[ENGINE].begin() as conn:
-                await create_row(conn, me, resource, body, _origin(request, me, form))
+                origin = _origin(request, me, form)
+                body |= await _record_files(conn, me, origin, received)
+                await create_row(conn, me, resource, body, origin)
         except ApiError as exc:
             _place(resource, exc, errors)
     if errors:
@@ -133,11 +182,14 @@ async def _update(request: web.Request, me: Principal) -> web.StreamResponse:
     record_id = request.match_info["id"]
     authorize(me, resource.permission("edit"))
     form = await request.post()
-    body, errors = _read_form(resource, form)
+    body, errors = _read_form(resource, form, creating=False)
+    received = await _receive_files(request, resource, form, errors)
     if not errors:
         try:
             async with request.app[ENGINE].begin() as conn:
-                await update_row(conn, me, resource, record_id, body, _origin(request, me, form))
+                origin = _origin(request, me, form)
+                body |= await _record_files(conn, me, origin, received)
+                await update_row(conn, me, resource, record_id, body, origin)
         except ApiError as exc:
             if exc.status in (403, 404) and exc.code != "department_out_of_scope":
                 raise
@@ -174,8 +226,17 @@ async def _form(
     status: int = 200,
 ) -> web.Response:
     fields = [f for f in resource.fields if not f.hidden and not f.secret]
+    held = [f.name for f in fields if f.kind in _FILE_KINDS]
+    attached = _ATTACHED.get(resource.name) if record_id is not None else None
+    stored: Mapping[str, Any] = values
     async with request.app[ENGINE].connect() as conn:
         choices = await _choices(conn, me, resource, fields)
+        if record_id is not None and held:
+            # what the record holds now, whatever was posted
+            stored = await get_row(conn, me, resource, record_id)
+        files = await describe_uploads(conn, (str(stored.get(n) or "") for n in held))
+        current = {n: files.get(str(stored.get(n) or "")) for n in held}
+        attachments = await attached.load(conn, record_id) if attached and record_id else []
     return await render(
         request,
         "resource_form.html",
@@ -190,16 +251,32 @@ async def _form(
         input_types=_INPUT_TYPES,
         reason_field=REASON_FIELD,
         base=f"/portal/r/{resource.name}",
+        multipart=bool(held),
+        current=current,
+        remove_suffix=REMOVE_SUFFIX,
+        attached=attached,
+        attachments=attachments,
     )
 
 
-def _read_form(resource: Resource, form: MultiDictProxy[Any]) -> tuple[dict[str, Any], FormErrors]:
+def _read_form(
+    resource: Resource, form: MultiDictProxy[Any], *, creating: bool
+) -> tuple[dict[str, Any], FormErrors]:
     """The body for the service from the form's texts, and what is wrong with it by field:
-    every field checked at once (the service stops at the first problem)."""
+    every field checked at once (the service stops at the first problem). A file field is in
+    the body only when it is removed (None); a new file is received apart."""
     body: dict[str, Any] = {}
     errors = FormErrors()
     for field in resource.fields:
         if not field.writable or field.hidden or field.secret:
+            continue
+        if field.kind in _FILE_KINDS:
+            chosen = _posted_file(form, field.name) is not None
+            removed = bool(form_text(form, field.name + REMOVE_SUFFIX)) and not chosen
+            if field.required and not chosen and (creating or removed):
+                errors.add(field.name, "请选择文件")
+            elif removed:
+                body[field.name] = None
             continue
         if field.kind == "bool":
             raw: Any = "true" if form_text(form, field.name) else "false"
@@ -220,6 +297,47 @@ def _read_form(resource: Resource, form: MultiDictProxy[Any]) -> tuple[dict[str,
     if resource.reason_required and not form_text(form, REASON_FIELD):
         errors.add(REASON_FIELD, "请填写修改原因")
     return body, errors
+
+
+async def _receive_files(
+    request: web.Request, resource: Resource, form: MultiDictProxy[Any], errors: FormErrors
+) -> dict[str, Received]:
+    """The files chosen in the form's file fields, checked and stored (not recorded), when
+    the rest of the form is right; a refused file's reason goes next to its field."""
+    received: dict[str, Received] = {}
+    if errors:
+        return received
+    for field in resource.fields:
+        posted = _posted_file(form, field.name) if field.kind in _FILE_KINDS else None
+        if posted is None or not field.writable or field.hidden or field.secret:
+            continue
+        try:
+            got = await receive_field(request.app[CONFIG], posted)
+        except ApiError as exc:
+            errors.add(field.name, exc.message)
+            continue
+        if field.kind == "image" and got.type not in IMAGE_TYPES:
+            discard([got])
+            errors.add(field.name, "只能上传 jpg、bmp、png 图片")
+            continue
+        received[field.name] = got
+    if errors:
+        discard(received.values())
+        return {}
+    return received
+
+
+async def _record_files(
+    conn: AsyncConnection, me: Principal, origin: Origin, received: Mapping[str, Received]
+) -> dict[str, str]:
+    """The received files recorded as the user's uploads: field name -> upload id."""
+    return {name: (await record_upload(conn, me, origin, got)).id for name, got in received.items()}
+
+
+def _posted_file(form: MultiDictProxy[Any], name: str) -> web.FileField | None:
+    """The file chosen in a file input (an input left empty posts no file name)."""
+    value = form.get(name)
+    return value if isinstance(value, web.FileField) and value.filename else None
 
 
 def _place(resource: Resource, exc: ApiError, errors: FormErrors) -> None:

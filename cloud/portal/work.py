@@ -18,6 +18,7 @@ from cloud.identity.tables import users
 from cloud.portal.forms import form_text
 from cloud.portal.onboarding import form_labels
 from cloud.portal.render import now_ms, page, redirect, render
+from cloud.uploads import describe_uploads
 from cloud.workflow import engine as workflow
 from cloud.workflow import lists
 
@@ -29,6 +30,8 @@ LISTS = {
     "involved": ("参与件", lists.involved),
     "done": ("已办件", lists.done),
 }
+# the form fields that hold upload ids (the staff entry's photo and signed documents)
+_FILE_FIELDS = ("photo", "attachments")
 _ACTIONS = {
     "start": "提交",
     "resubmit": "重新提交",
@@ -87,6 +90,8 @@ async def _instance(request: web.Request, me: Principal) -> web.StreamResponse:
                     .limit(200)
                 )
             )
+    async with engine.connect() as conn:
+        files = await describe_uploads(conn, _upload_ids(view["form"]))
     return await render(
         request,
         "work_instance.html",
@@ -95,6 +100,7 @@ async def _instance(request: web.Request, me: Principal) -> web.StreamResponse:
         actions=_ACTIONS,
         colleagues=colleagues,
         labels=form_labels(view["business_key"]),
+        files=files,
     )
 
 
@@ -149,3 +155,16 @@ def _back(request: web.Request) -> str:
 def _origin(request: web.Request, me: Principal) -> Origin:
     trust = request.app[CONFIG].api.trust_forwarded_for
     return Origin.of_request(request, me.actor, trust_forwarded_for=trust)
+
+
+def _upload_ids(form: dict[str, Any]) -> list[str]:
+    """The ids of the files a form carries (a photo, attached documents): shown as links to
+    whoever may see the instance (cloud/uploads.py decides who may download)."""
+    ids: list[str] = []
+    for key in _FILE_FIELDS:
+        value = form.get(key)
+        if isinstance(value, str):
+            ids.append(value)
+        elif isinstance(value, list):
+            ids.extend(v for v in value if isinstance(v, str))
+    return ids

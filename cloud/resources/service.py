@@ -284,7 +284,7 @@ async def _prepare(change: Change) -> None:
         elif field.kind == "choice" and field.dictionary is not None:
             await _check_dictionary(change.conn, field, value)
         elif field.kind in ("file", "image"):
-            await _check_upload(change.conn, field, value)
+            await _check_upload(change, field, value)
     for field in resource.fields:
         together = (field.name, *field.unique_with)
         if field.unique and changed & set(together):
@@ -322,12 +322,21 @@ async def _check_dictionary(conn: AsyncConnection, field: Field, value: str) -> 
         raise ApiError("invalid_field", f"{field.label}：不是可选的值")
 
 
-async def _check_upload(conn: AsyncConnection, field: Field, value: str) -> None:
+async def _check_upload(change: Change, field: Field, value: str) -> None:
+    """A file newly set on a record is one the principal uploaded: a record holding a file
+    lets its viewers read it (cloud/uploads.py), so naming someone else's upload would hand
+    it out. Another's upload answers as one that does not exist."""
     from cloud.uploads import IMAGE_TYPES, uploads
 
-    kind = await conn.scalar(sa.select(uploads.c.type).where(uploads.c.id == value))
-    if kind is None:
+    row = (
+        await change.conn.execute(
+            sa.select(uploads.c.type, uploads.c.uploaded_by).where(uploads.c.id == value)
+        )
+    ).first()
+    principal = change.principal
+    if row is None or (row.uploaded_by != principal.id and not principal.superuser):
         raise ApiError("invalid_field", f"{field.label}：文件不存在，请重新上传")
+    kind = row.type
     if field.kind == "image" and kind not in IMAGE_TYPES:
         raise ApiError("invalid_field", f"{field.label}：应为图片")
 

@@ -75,7 +75,6 @@ def staff_form(unit_id: str, username: str) -> dict[str, Any]:
         "gender": "女",
         "birth_date": "1990-05-01",
         "political_status": "中共党员",
-        "photo": "upload-1",
         "floor": "2",
         "work_number": "G001",
         "department": "登记科",
