@@ -4,32 +4,14 @@ at once on an `any` step advance it once, strangers get 404, forged requests are
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloud.app import create_app
-from cloud.db import open_engine
-from tests.cloud.conftest import ADMIN, cloud_config
+from tests.cloud.conftest import ADMIN
 from tests.cloud.people import person, unit
 from tests.cloud.workflow.helpers import role, user
-
-
-@pytest.fixture
-async def db(postgresql_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(postgresql_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def cloud(
-    postgresql_url: str, aiohttp_client: Callable[..., Awaitable[TestClient]]
-) -> TestClient:
-    return await aiohttp_client(create_app(cloud_config(postgresql_url)))
 
 
 async def call(

@@ -7,40 +7,22 @@ the board's menu entry sits beside the positions and SMS templates."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import openpyxl
-import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloud.app import create_app
-from cloud.db import audit_log, open_engine
+from cloud.db import audit_log
 from cloud.identity.menus import menu_for
 from cloud.onboarding.boards import department_boards
-from tests.cloud.conftest import cloud_config
 from tests.cloud.people import Person, person, unit
 from tests.cloud.workflow.helpers import principal
 
 RIGHTS = ("view", "read", "create", "edit", "delete")
 BOARDS = "/api/r/department_board"
 DEPARTMENTS = "/api/r/stationed_department"
-
-
-@pytest.fixture
-async def db(postgresql_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(postgresql_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def cloud(
-    postgresql_url: str, aiohttp_client: Callable[..., Awaitable[TestClient]]
-) -> TestClient:
-    return await aiohttp_client(create_app(cloud_config(postgresql_url)))
 
 
 def grants(scope: str) -> dict[str, Any]:

@@ -5,38 +5,19 @@ restores it; a failing hook rolls the approval back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloud.app import create_app
-from cloud.db import open_engine
 from cloud.identity.accounts import verify_password
 from cloud.identity.principal import load_principal
 from cloud.identity.sessions import start_session
 from cloud.identity.tables import org_units, sessions, users
 from cloud.onboarding.tables import password_reveals, staff, stationed_departments
-from tests.cloud.conftest import cloud_config
 from tests.cloud.people import Person, now_ms, person, unit
 from tests.cloud.workflow.helpers import head
-
-
-@pytest.fixture
-async def db(postgresql_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(postgresql_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def cloud(
-    postgresql_url: str, aiohttp_client: Callable[..., Awaitable[TestClient]]
-) -> TestClient:
-    return await aiohttp_client(create_app(cloud_config(postgresql_url)))
 
 
 async def call(

@@ -8,38 +8,19 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import openpyxl
-import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cloud.app import create_app
-from cloud.db import open_engine
 from cloud.identity.principal import CSRF_FIELD, SESSION_COOKIE
 from cloud.onboarding.tables import staff, stationed_departments
-from tests.cloud.conftest import cloud_config
 from tests.cloud.people import Person, person, unit
 from tests.cloud.workflow.helpers import head
 
 RIGHTS = ("view", "read", "create", "edit", "delete")
-
-
-@pytest.fixture
-async def db(postgresql_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(postgresql_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def cloud(
-    postgresql_url: str, aiohttp_client: Callable[..., Awaitable[TestClient]]
-) -> TestClient:
-    return await aiohttp_client(create_app(cloud_config(postgresql_url)))
 
 
 async def call(
