@@ -59,23 +59,31 @@ async def halls_in_scope(conn: AsyncConnection, principal: Principal) -> list[Ha
     """The halls whose configuration the principal may view (403 without `hall_config.view`),
     by name, each with its newest stored version."""
     authorize(principal, f"{RESOURCE}.view")
-    unit = (
-        sa.select(org_units.c.id, org_units.c.name)
+    # correlated subqueries, not LATERAL joins: the same statement runs on SQLite
+    first_unit = (
+        sa.select(org_units.c.id)
         .where(org_units.c.hall == halls.c.id)
         .order_by(org_units.c.id)
         .limit(1)
-        .lateral("unit")
+        .scalar_subquery()
     )
-    newest = (
-        sa.select(hall_setups.c.version, hall_setups.c.created_at)
+    named = org_units.alias("named")  # apart from the subquery's own org_units
+    unit_name = sa.select(named.c.name).where(named.c.id == first_unit).scalar_subquery()
+    newest_version = (
+        sa.select(sa.func.max(hall_setups.c.version))
+        .where(hall_setups.c.hall == halls.c.id)
+        .scalar_subquery()
+    )
+    newest_at = (
+        sa.select(hall_setups.c.created_at)
         .where(hall_setups.c.hall == halls.c.id)
         .order_by(hall_setups.c.version.desc())
         .limit(1)
-        .lateral("newest")
+        .scalar_subquery()
     )
     reach = sa.or_(
         *(
-            scope_clause(principal, f"{RESOURCE}.{right}", department=unit.c.id, owner=None)
+            scope_clause(principal, f"{RESOURCE}.{right}", department=first_unit, owner=None)
             for right in ("view", "read")
         )
     )
@@ -84,14 +92,12 @@ async def halls_in_scope(conn: AsyncConnection, principal: Principal) -> list[Ha
             halls.c.id,
             sa.func.coalesce(hall_settings.c.name, halls.c.name).label("name"),
             halls.c.disabled,
-            unit.c.name.label("unit_name"),
-            newest.c.version,
-            newest.c.created_at,
+            unit_name.label("unit_name"),
+            newest_version.label("version"),
+            newest_at.label("created_at"),
         )
         .select_from(halls)
         .outerjoin(hall_settings, hall_settings.c.hall == halls.c.id)
-        .outerjoin(unit, sa.true())
-        .outerjoin(newest, sa.true())
         .where(reach)
         .order_by(sa.func.coalesce(hall_settings.c.name, halls.c.name), halls.c.id)
     )
