@@ -1,8 +1,8 @@
 """Every route of the cloud answers garbage with a 4xx, never a 500: unauthenticated, and as
 the bootstrap superuser with bodies that are not JSON, not an object, empty, or full of fields
-nobody declared — and with ids that do not exist; on PostgreSQL and on the embedded SQLite
-(where it found a list page built on a LATERAL join SQLite does not have). The list of routes is the app's own, so a
-route added later is covered without touching this test."""
+nobody declared, and with ids that do not exist; on PostgreSQL and on the embedded SQLite
+(where it found a list page built on a LATERAL join, which SQLite does not have). The routes
+are the app's own, so a route added later is covered without touching this test."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from cloud.app import create_app
 from tests.cloud.conftest import ADMIN, cloud_config, register
+from tests.edge.hall import small_hall
 
 GARBAGE: list[tuple[bytes, str]] = [
     (b"not json at all", "application/json"),
@@ -55,6 +56,11 @@ async def test_no_route_answers_garbage_with_a_server_error(
     app = create_app(cloud_config(database_url))
     client: TestClient = await aiohttp_client(app)
     hall, _ = await register(client)
+    # a configured hall, so that its pages have something to show
+    setup = small_hall(id=hall, version=1).model_dump(mode="json")
+    assert (await client.put(f"/api/halls/{hall}/setup", json=setup, headers=ADMIN)).status == 201
+    imported = await client.post(f"/api/halls/{hall}/config/import", headers=ADMIN)
+    assert imported.status == 200, await imported.text()
     failures = []
     for method, pattern in _routes(app):
         path = _filled(pattern, hall)
