@@ -17,7 +17,7 @@ from cloud.audit import Origin
 from cloud.context import CONFIG, ENGINE
 from cloud.errors import ApiError
 from cloud.hallconfig.access import RESOURCE, check_hall
-from cloud.hallconfig.compiler import import_setup
+from cloud.hallconfig.compiler import import_newest, import_setup
 from cloud.hallconfig.pieces import (
     PIECES,
     Piece,
@@ -31,7 +31,7 @@ from cloud.hallconfig.pieces import (
 from cloud.hallconfig.publishing import preview_setup, publish_setup
 from cloud.hallconfig.settings import read_settings, read_voice, write_settings, write_voice
 from cloud.identity.principal import current_principal
-from cloud.setups import lock_hall, newest_setup, parse_setup
+from cloud.setups import lock_hall, parse_setup
 from sync.voice import VoiceSetup
 
 __all__ = ["RESOURCE", "routes"]
@@ -250,13 +250,11 @@ async def _import(request: web.Request) -> web.Response:
         await lock_hall(conn, call.hall)
         if raw.strip():
             setup = parse_setup(call.hall, raw)
+            counts = await import_setup(conn, call.hall, setup, department=call.department,
+                                        origin=call.origin, now_ms=_now_ms())  # fmt: skip
         else:
-            newest = await newest_setup(conn, call.hall)
-            if newest is None:
-                raise ApiError("no_hall_setup", call.hall)
-            setup = parse_setup(call.hall, json.dumps(newest[1]).encode())
-        counts = await import_setup(conn, call.hall, setup, department=call.department,
-                                    origin=call.origin, now_ms=_now_ms())  # fmt: skip
+            setup, counts = await import_newest(conn, call.hall, department=call.department,
+                                                origin=call.origin, now_ms=_now_ms())  # fmt: skip
     return _json({"hall": call.hall, "from_version": setup.version, **counts})
 
 

@@ -35,7 +35,7 @@ from cloud.hallconfig.tables import (
 from cloud.setups import newest_setup, parse_setup
 from sync.hallsetup import HallSetup
 
-__all__ = ["SECTIONS", "changes", "compile_setup", "import_setup", "shown"]
+__all__ = ["SECTIONS", "changes", "compile_setup", "import_newest", "import_setup", "shown"]
 
 # the setup's list sections and the pieces they come from
 SECTIONS = {
@@ -99,6 +99,26 @@ async def import_setup(
                  resource_id=f"import:{setup.version}", hall=hall,
                  new={"from_version": setup.version, **counts}, now_ms=now_ms)  # fmt: skip
     return counts
+
+
+async def import_newest(
+    conn: AsyncConnection,
+    hall: str,
+    *,
+    department: str | None,
+    origin: Origin,
+    now_ms: int,
+) -> tuple[HallSetup, dict[str, int]]:
+    """Replace the hall's authored pieces by those of its newest stored setup (the caller
+    holds the hall's lock): that setup, and how many of each piece there are now; 404
+    `no_hall_setup` when none is stored."""
+    newest = await newest_setup(conn, hall)
+    if newest is None:
+        raise ApiError("no_hall_setup", hall)
+    setup = parse_setup(hall, json.dumps(newest[1]).encode())
+    counts = await import_setup(conn, hall, setup, department=department, origin=origin,
+                                now_ms=now_ms)  # fmt: skip
+    return setup, counts
 
 
 def changes(setup: HallSetup, stored: tuple[int, dict[str, Any]] | None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ __all__ = [
     "SETTINGS_FIELDS",
     "read_settings",
     "read_voice",
+    "write_area_voice",
     "write_settings",
     "write_voice",
 ]
@@ -182,6 +183,37 @@ async def write_voice(
                  hall=hall, old=before.model_dump(mode="json"), new=after,
                  now_ms=now_ms)  # fmt: skip
     return voice
+
+
+async def write_area_voice(
+    conn: AsyncConnection,
+    hall: str,
+    area: str,
+    own: AreaVoice | None,
+    *,
+    department: str | None,
+    origin: Origin,
+    now_ms: int,
+) -> VoiceSetup:
+    """Set one calling area's own voice settings (`own`; None, or nothing set in it: the area
+    follows the hall's again), the hall's voice and the other areas' as they are; 404
+    `unknown_hall_config` for an area the hall lacks."""
+    found = await conn.scalar(
+        sa.select(hall_areas.c.id).where(hall_areas.c.hall == hall, hall_areas.c.id == area)
+    )
+    if found is None:
+        raise ApiError("unknown_hall_config", f"叫号区域 {area}")
+    if own is not None and own.area != area:
+        raise ApiError("invalid_hall_config", f"语音设置：应为叫号区域 {area} 的设置")
+    current = await read_voice(conn, hall)
+    areas = [a for a in current.areas if a.area != area]
+    if own is not None and (
+        own.templates or any(getattr(own, c) is not None for c in _VOICE_COLUMNS)
+    ):
+        areas.append(own)  # read back in the areas' order
+    voice = current.model_copy(update={"areas": areas})
+    return await write_voice(conn, hall, voice, department=department, origin=origin,
+                             now_ms=now_ms)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- helpers

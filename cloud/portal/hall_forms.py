@@ -16,13 +16,16 @@ from pydantic_core import ErrorDetails
 
 from cloud.errors import ApiError
 from cloud.portal.forms import FormErrors, form_list, form_text
-from sync.voice import LANGUAGES, PROMPTS
+from sync.voice import LANGUAGES, PROMPTS, AreaVoice, VoiceSetup
 
 __all__ = [
     "FORMS",
     "PIECE_SOURCES",
     "FormField",
+    "area_voice_body",
+    "area_voice_values",
     "contract_errors",
+    "describe_voice",
     "place_refusal",
     "read_form",
     "values_of",
@@ -64,6 +67,9 @@ _PROMPT_NAMES = {
     "thanks": "感谢评价",
 }
 _TEMPLATE_HINT = "须含 {number}（票号），可用 {window} 窗口号、{window_name} 窗口名、{service} 业务"
+_SPEEDS = (("normal", "正常"), ("fast", "较快"), ("slow", "较慢"))
+_HALLS_OWN = ("", "沿用大厅设置")  # an area's choice that follows the hall's voice
+_SILENT = (("false", "播报"), ("true", "无声叫号（只在屏幕显示）"))
 
 FORMS: dict[str, tuple[FormField, ...]] = {
     "settings": (
@@ -115,7 +121,7 @@ FORMS: dict[str, tuple[FormField, ...]] = {
             "语速",
             "select",
             required=True,
-            options=(("normal", "正常"), ("fast", "较快"), ("slow", "较慢")),
+            options=_SPEEDS,
         ),
         FormField("repeat", "播报次数", "int", required=True, hint="每次呼叫播报 1 至 5 遍"),
         FormField("silent", "无声叫号", "check", hint="只在屏幕显示，不播报"),
@@ -135,6 +141,27 @@ FORMS: dict[str, tuple[FormField, ...]] = {
             )
             for lang in LANGUAGES
             for name in PROMPTS
+        ),
+    ),
+    # a calling area's own voice: what is left empty follows the hall's voice
+    "area-voice": (
+        FormField(
+            "languages",
+            "播报语言",
+            "multi",
+            options=tuple((lang, _LANGUAGE_NAMES[lang]) for lang in LANGUAGES),
+            hint="选两种时依次播报；都不选则沿用大厅设置",
+        ),
+        FormField("speed", "语速", "select", options=(_HALLS_OWN, *_SPEEDS)),
+        FormField("repeat", "播报次数", "int", hint="每次呼叫播报 1 至 5 遍；留空沿用大厅设置"),
+        FormField("silent", "无声叫号", "select", options=(_HALLS_OWN, *_SILENT)),
+        *(
+            FormField(
+                f"templates.{lang}",
+                f"叫号用语（{_LANGUAGE_NAMES[lang]}）",
+                hint=_TEMPLATE_HINT + "；留空沿用大厅的叫号用语",
+            )
+            for lang in LANGUAGES
         ),
     ),
     "areas": (_ID, FormField("name", "区域名称", required=True, hint="如 一楼综合受理区")),
@@ -245,6 +272,42 @@ def values_of(fields: Iterable[FormField], item: Mapping[str, Any] | None) -> di
         else:
             values[field.name] = "" if value is None else str(value)
     return values
+
+
+def area_voice_body(body: Mapping[str, Any], area: str) -> dict[str, Any]:
+    """The body of the area-voice form (`read_form`) as AreaVoice's JSON: an empty choice is
+    None, the area's setting follows the hall's."""
+    silent = body.get("silent", "")
+    return {
+        "area": area,
+        "languages": body.get("languages") or None,
+        "speed": body.get("speed") or None,
+        "repeat": body.get("repeat"),
+        "silent": {"": None, "true": True, "false": False}.get(silent, silent),
+        "templates": body.get("templates", {}),
+    }
+
+
+def area_voice_values(own: AreaVoice | None) -> dict[str, Any]:
+    """An area's own voice settings as the values of the area-voice form."""
+    plain = own.model_dump(mode="json") if own is not None else {}
+    values = values_of(FORMS["area-voice"], plain)
+    silent = plain.get("silent")
+    values["silent"] = "" if silent is None else str(silent).lower()
+    return values
+
+
+def describe_voice(voice: VoiceSetup | AreaVoice) -> dict[str, str]:
+    """A voice's settings as the admin reads them, by field ("" where an area sets nothing)."""
+    texts = {
+        "languages": "、".join(_LANGUAGE_NAMES[lang] for lang in voice.languages or []),
+        "speed": dict(_SPEEDS).get(voice.speed or "", ""),
+        "repeat": "" if voice.repeat is None else f"{voice.repeat} 遍",
+        "silent": "" if voice.silent is None else ("无声" if voice.silent else "播报"),
+    }
+    for lang in LANGUAGES:
+        texts[f"templates.{lang}"] = voice.templates.get(lang, "")
+    return texts
 
 
 def contract_errors(

@@ -1,8 +1,9 @@
 """The portal's pages of the halls' configuration (基础管理, §21.2; the queue's set-up, §4): the
 halls in the user's scope, and per hall its settings, calling areas, business categories with
-their business types, windows and staff with their business types in priority order, voice,
-and the preview and publishing of the setup the edge pulls. Registering, renaming and
-disabling halls (办事厅维护, §21.2.1) is `cloud.portal.hall_admin`.
+their business types, windows and staff with their business types in priority order, voice
+(the hall's, and each calling area's own), and the preview and publishing of the setup the
+edge pulls, or the import of the newest published one over unpublished edits. Registering,
+renaming and disabling halls (办事厅维护, §21.2.1) is `cloud.portal.hall_admin`.
 
 Every page calls the hall configuration's services (cloud/hallconfig/): `check_hall` refuses a
 user without `hall_config.<right>` (403) or whose scope does not reach the hall (404, as if it
@@ -12,6 +13,7 @@ were not there); the pieces are checked by the contract's own models and by the 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -21,7 +23,7 @@ from cloud.audit import Origin
 from cloud.context import CONFIG, ENGINE
 from cloud.errors import ApiError
 from cloud.hallconfig.access import check_hall, halls_in_scope
-from cloud.hallconfig.compiler import SECTIONS
+from cloud.hallconfig.compiler import SECTIONS, import_newest
 from cloud.hallconfig.pieces import (
     PIECES,
     create_piece,
@@ -31,7 +33,13 @@ from cloud.hallconfig.pieces import (
     update_piece,
 )
 from cloud.hallconfig.publishing import preview_setup, publish_setup
-from cloud.hallconfig.settings import read_settings, read_voice, write_settings, write_voice
+from cloud.hallconfig.settings import (
+    read_settings,
+    read_voice,
+    write_area_voice,
+    write_settings,
+    write_voice,
+)
 from cloud.hallconfig.tables import hall_settings
 from cloud.halls import sync_summaries
 from cloud.identity.principal import Principal
@@ -40,7 +48,10 @@ from cloud.portal.forms import FormErrors, form_text
 from cloud.portal.hall_forms import (
     FORMS,
     FormField,
+    area_voice_body,
+    area_voice_values,
     contract_errors,
+    describe_voice,
     place_refusal,
     read_form,
     values_of,
@@ -48,7 +59,7 @@ from cloud.portal.hall_forms import (
 from cloud.portal.render import is_htmx, now_ms, page, redirect, render
 from cloud.setups import lock_hall, newest_setup
 from sync.hallsetup import HallInfo
-from sync.voice import VoiceSetup
+from sync.voice import AreaVoice, VoiceSetup
 
 __all__ = ["TABS", "add_routes"]
 
@@ -62,7 +73,7 @@ TABS = (
     ("voice", "语音", "/voice"),
     ("preview", "预览与发布", "/preview"),
 )
-_RIGHTS = ("view", "read", "create", "edit", "delete", "publish")
+_RIGHTS = ("view", "read", "create", "edit", "delete", "publish", "import")
 _LISTED = "areas|categories|windows|staff"  # the tabs that list pieces
 _PIECE = "areas|categories|business-types|windows|staff"
 _TAB_OF = {"business-types": "categories"}  # a piece listed in another piece's tab
@@ -90,8 +101,12 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(base, page(_save_settings))
     app.router.add_get(base + "/voice", page(_voice))
     app.router.add_post(base + "/voice", page(_save_voice))
+    app.router.add_get(base + "/voice/areas/{area}", page(_area_voice))
+    app.router.add_post(base + "/voice/areas/{area}", page(_save_area_voice))
+    app.router.add_post(base + "/voice/areas/{area}/clear", page(_clear_area_voice))
     app.router.add_get(base + "/preview", page(_preview))
     app.router.add_post(base + "/publish", page(_publish))
+    app.router.add_post(base + "/import", page(_import))
     app.router.add_get(base + f"/{{piece:{_LISTED}}}", page(_list))
     app.router.add_get(base + f"/{{piece:{_PIECE}}}/new", page(_new))
     app.router.add_post(base + f"/{{piece:{_PIECE}}}/new", page(_create))
@@ -162,12 +177,62 @@ async def _save_settings(request: web.Request, me: Principal) -> web.StreamRespo
 
 
 async def _voice(request: web.Request, me: Principal) -> web.StreamResponse:
+    """The hall's voice, and below it each calling area's own voice settings."""
     hall = request.match_info["hall"]
     async with request.app[ENGINE].connect() as conn:
         await check_hall(conn, me, hall, "view")
         voice = (await read_voice(conn, hall)).model_dump(mode="json")
     fields = FORMS["voice"]
     return await _whole_form(request, me, "voice", values_of(fields, voice), FormErrors())
+
+
+async def _area_voice(request: web.Request, me: Principal) -> web.StreamResponse:
+    hall, area = request.match_info["hall"], request.match_info["area"]
+    async with request.app[ENGINE].connect() as conn:
+        await check_hall(conn, me, hall, "edit")
+        await get_piece(conn, PIECES["areas"], hall, area)  # 404 for an area the hall lacks
+        own = (await read_voice(conn, hall)).area(area)
+    return await _area_voice_form(request, me, area_voice_values(own), FormErrors())
+
+
+async def _save_area_voice(request: web.Request, me: Principal) -> web.StreamResponse:
+    """A calling area's own voice from its form: what is left empty follows the hall's."""
+    hall, area = request.match_info["hall"], request.match_info["area"]
+    fields = FORMS["area-voice"]
+    async with request.app[ENGINE].connect() as conn:
+        department = await check_hall(conn, me, hall, "edit")
+        await get_piece(conn, PIECES["areas"], hall, area)
+    form = await request.post()
+    body, values, errors = read_form(fields, form, creating=False)
+    own: AreaVoice | None = None
+    if not errors:
+        plain = area_voice_body(body, area)
+        try:
+            own = AreaVoice.model_validate(plain)
+        except ValidationError as exc:
+            errors = contract_errors(fields, exc, plain)
+    if own is not None:
+        try:
+            async with request.app[ENGINE].begin() as conn:
+                await lock_hall(conn, hall)
+                await write_area_voice(conn, hall, area, own, department=department,
+                                       origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+        except ApiError as exc:
+            _refused(fields, exc, errors)
+    if errors:
+        return await _area_voice_form(request, me, values, errors, status=422)
+    return redirect(f"/portal/halls/{hall}/voice", "saved")
+
+
+async def _clear_area_voice(request: web.Request, me: Principal) -> web.StreamResponse:
+    """The area follows the hall's voice again."""
+    hall, area = request.match_info["hall"], request.match_info["area"]
+    async with request.app[ENGINE].begin() as conn:
+        department = await check_hall(conn, me, hall, "edit")
+        await lock_hall(conn, hall)
+        await write_area_voice(conn, hall, area, None, department=department,
+                               origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+    return redirect(f"/portal/halls/{hall}/voice?" + urlencode({"cleared": area}))
 
 
 async def _save_voice(request: web.Request, me: Principal) -> web.StreamResponse:
@@ -339,10 +404,12 @@ async def _preview(request: web.Request, me: Principal) -> web.StreamResponse:
         context = await _hall_context(conn, me, hall, "preview")
         preview = await preview_setup(conn, hall)
         newest = await newest_setup(conn, hall)
-    published = request.query.get("published", "")
+    published, imported = request.query.get("published", ""), request.query.get("imported", "")
     if published.isdigit() and newest is not None and int(published) <= newest[0]:
         # the flash of a publish, naming the version (only one that is stored)
         context["flash"] = f"已发布为第 {int(published)} 版，大厅将自动获取新配置"
+    elif imported.isdigit() and newest is not None and int(imported) <= newest[0]:
+        context["flash"] = f"已从第 {int(imported)} 版导入，未发布的修改已被覆盖"
     labels = {f.name: f.label for f in (*FORMS["settings"], *FORMS["voice"])} | _OTHER_LABELS
     names: dict[str, dict[str, str]] = {}
     if preview["valid"]:
@@ -351,10 +418,19 @@ async def _preview(request: web.Request, me: Principal) -> web.StreamResponse:
     for section in SECTIONS:  # what the newest version had, for the removed
         for i in (newest[1] if newest is not None else {}).get(section, []):
             names.setdefault(section, {}).setdefault(i.get("id", ""), i.get("name", ""))
+    voice_areas: list[str] = []  # the areas whose own voice changes
+    if preview["valid"]:
+        now = {a["area"]: a for a in preview["setup"]["voice"]["areas"]}
+        before_voice = (newest[1] if newest is not None else {}).get("voice", {})
+        before = {a.get("area"): a for a in before_voice.get("areas", [])}
+        voice_areas = [
+            names["areas"].get(a) or a for a in sorted(now.keys() | before.keys(), key=str)
+            if now.get(a) != before.get(a)
+        ]  # fmt: skip
     return await render(
         request, "hall_preview.html", me, preview=preview, labels=labels, names=names,
         section_titles=_SECTION_TITLES, newest=newest[0] if newest is not None else None,
-        **context,
+        voice_areas=voice_areas, **context,
     )  # fmt: skip
 
 
@@ -365,6 +441,18 @@ async def _publish(request: web.Request, me: Principal) -> web.StreamResponse:
     stored = await publish_setup(request.app[ENGINE], hall, origin=_origin(request, me),
                                  now_ms=now_ms())  # fmt: skip
     return redirect(f"/portal/halls/{hall}/preview?published={stored['version']}")
+
+
+async def _import(request: web.Request, me: Principal) -> web.StreamResponse:
+    """Replace the authored pieces by the newest published setup: unpublished edits are lost
+    (the page asks before)."""
+    hall = request.match_info["hall"]
+    async with request.app[ENGINE].begin() as conn:
+        department = await check_hall(conn, me, hall, "import")
+        await lock_hall(conn, hall)
+        setup, _ = await import_newest(conn, hall, department=department,
+                                       origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+    return redirect(f"/portal/halls/{hall}/preview?imported={setup.version}")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -400,14 +488,60 @@ async def _whole_form(
     *,
     status: int = 200,
 ) -> web.Response:
-    """The settings or voice tab: one form of the hall's own."""
+    """The settings or voice tab: one form of the hall's own; the voice tab lists the calling
+    areas' own voice settings below it."""
     hall = request.match_info["hall"]
+    areas: list[dict[str, Any]] = []
     async with request.app[ENGINE].connect() as conn:
         context = await _hall_context(conn, me, hall, tab)
+        if tab == "voice":
+            areas = await _area_voices(conn, hall)
+    cleared = next((a for a in areas if a["id"] == request.query.get("cleared")), None)
+    if cleared is not None and not cleared["own"]:
+        context["flash"] = f"{cleared['name']}已恢复为沿用大厅的语音设置"
     action = f"/portal/halls/{hall}" + ("/voice" if tab == "voice" else "")
     return await render(
         request, "hall_settings.html", me, status=status, fields=FORMS[tab], values=values,
-        errors=errors.by_field, action=action, options={}, **context,
+        errors=errors.by_field, action=action, options={}, areas=areas,
+        area_fields=FORMS["area-voice"], **context,
+    )  # fmt: skip
+
+
+async def _area_voices(conn: AsyncConnection, hall: str) -> list[dict[str, Any]]:
+    """Each calling area with what its own voice sets (`own`, by field) and the hall's voice
+    it follows otherwise (`hall`, by field)."""
+    voice = await read_voice(conn, hall)
+    halls_own = describe_voice(voice)
+    found = []
+    for area in await list_pieces(conn, PIECES["areas"], hall):
+        own = voice.area(area["id"])
+        texts = describe_voice(own) if own is not None else {}
+        found.append({
+            "id": area["id"], "name": area["name"], "hall": halls_own,
+            "own": {k: v for k, v in texts.items() if v},
+        })  # fmt: skip
+    return found
+
+
+async def _area_voice_form(
+    request: web.Request,
+    me: Principal,
+    values: dict[str, Any],
+    errors: FormErrors,
+    *,
+    status: int = 200,
+) -> web.Response:
+    """A calling area's own voice: each field with the hall's setting it follows when empty."""
+    hall, area = request.match_info["hall"], request.match_info["area"]
+    async with request.app[ENGINE].connect() as conn:
+        context = await _hall_context(conn, me, hall, "voice")
+        item = await get_piece(conn, PIECES["areas"], hall, area)
+        halls_own = describe_voice(await read_voice(conn, hall))
+    return await render(
+        request, "hall_area_voice.html", me, status=status, fields=FORMS["area-voice"],
+        values=values, errors=errors.by_field, area=item, halls_own=halls_own,
+        action=f"/portal/halls/{hall}/voice/areas/{area}", back=f"/portal/halls/{hall}/voice",
+        **context,
     )  # fmt: skip
 
 
