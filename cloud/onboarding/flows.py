@@ -34,7 +34,7 @@ from cloud.identity.permissions import register
 from cloud.identity.principal import Principal, in_scope
 from cloud.identity.tables import org_units, users
 from cloud.onboarding.forms import DepartmentEntry, DepartmentExit, StaffChange, StaffEntry
-from cloud.onboarding.queries import STAFF_ARCHIVE, STATIONED_DEPARTMENT
+from cloud.onboarding.queries import ATTACHMENT_TYPES, STAFF_ARCHIVE, STATIONED_DEPARTMENT
 from cloud.onboarding.tables import (
     password_reveals,
     staff,
@@ -79,9 +79,6 @@ register_errors(
         "staff_status": (409, "该人员当前状态不能办理此业务"),
     }
 )
-
-# what the scanned notice and commitment may be (§21.1.4 (4))
-ATTACHMENT_TYPES = frozenset({"pdf", "jpg", "png", "doc", "docx"})
 
 _M = TypeVar("_M", bound=BaseModel)
 

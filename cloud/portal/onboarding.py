@@ -35,7 +35,13 @@ from cloud.identity.principal import Principal, authorize, scope_clause
 from cloud.identity.tables import org_units
 from cloud.onboarding import flows
 from cloud.onboarding.forms import DepartmentEntry, DepartmentExit, StaffChange, StaffEntry
-from cloud.onboarding.queries import STAFF_ARCHIVE, STATIONED_DEPARTMENT
+from cloud.onboarding.queries import (
+    ATTACHMENT_TYPES,
+    STAFF_ARCHIVE,
+    STATIONED_DEPARTMENT,
+    attach_documents,
+    detach_documents,
+)
 from cloud.onboarding.tables import staff, staff_attachments, stationed_departments
 from cloud.portal.forms import FormErrors, form_list
 from cloud.portal.render import now_ms, page, redirect, render
@@ -467,7 +473,16 @@ async def _staff_attachments(conn: AsyncConnection, staff_id: str) -> list[Uploa
     return [known[i] for i in ids if i in known]
 
 
-show_attached(STAFF_ARCHIVE.name, Attached("告知书和承诺书", _staff_attachments))
+show_attached(
+    STAFF_ARCHIVE.name,
+    Attached(
+        "告知书和承诺书",
+        _staff_attachments,
+        add=attach_documents,
+        remove=detach_documents,
+        types=ATTACHMENT_TYPES,
+    ),
+)
 
 
 def _rows(spec: Input, posted: MultiDictProxy[Any]) -> tuple[list[dict[str, Any]], list[int]]:

@@ -11,7 +11,9 @@ its content and size by the uploads service (cloud/uploads.py) in the same reque
 in the transaction of the record's change — a refused file shows its reason next to the field
 and nothing is saved. A stored value shows as its original name linked to the scope-checked
 `GET /api/uploads/{id}` (a thumbnail for an image), with a "remove" option; lists show the same.
-A resource may also show files kept apart from its fields on its edit page (`show_attached`).
+A resource may also show files kept apart from its fields on its edit page (`show_attached`),
+and let its editors add more there (checked like a file field's) and remove some, in the
+transaction of the record's change: the resource's own functions check the rights again.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from cloud.resources.service import (
 )
 from cloud.resources.values import parse_value
 from cloud.uploads import (
+    ACCEPTED,
     IMAGE_TYPES,
     Received,
     UploadInfo,
@@ -54,12 +57,22 @@ from cloud.uploads import (
     record_upload,
 )
 
-__all__ = ["REASON_FIELD", "REMOVE_SUFFIX", "Attached", "add_routes", "show_attached"]
+__all__ = [
+    "ATTACHED_FIELD",
+    "REASON_FIELD",
+    "REMOVE_SUFFIX",
+    "Attached",
+    "AttachedChange",
+    "add_routes",
+    "show_attached",
+]
 
 # the form field of a change's reason (the REST API's `_reason`)
 REASON_FIELD = "_reason"
 # a file field's "remove" checkbox: `<field>__remove`
 REMOVE_SUFFIX = "__remove"
+# the edit page's input of files to attach, and (with REMOVE_SUFFIX) of attached ones to remove
+ATTACHED_FIELD = "_attached"
 _FILE_KINDS = frozenset({"file", "image"})
 # keys of a list's address that are the page's, not filters
 _PAGE_KEYS = frozenset({"msg"})
@@ -80,13 +93,24 @@ class Choice:
     label: str
 
 
+# adding or removing attached files: (conn, principal, origin, record id, upload ids), in the
+# record change's transaction; checks the principal's right to edit the record itself and
+# refuses with an ApiError
+AttachedChange = Callable[[AsyncConnection, Principal, Origin, str, Sequence[str]], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Attached:
     """Files a resource keeps apart from its fields (a staff record's signed documents),
-    shown on its edit page: `load(conn, record id)` gives them in order."""
+    shown on its edit page: `load(conn, record id)` gives them in order. With `add`, its
+    editors attach more files there — of the `types` given (cloud/uploads.py kinds), received
+    and recorded as their uploads like a file field's; with `remove`, they take some off."""
 
     label: str
     load: Callable[[AsyncConnection, str], Awaitable[Sequence[UploadInfo]]]
+    add: AttachedChange | None = None
+    remove: AttachedChange | None = None
+    types: frozenset[str] = frozenset()
 
 
 _ATTACHED: dict[str, Attached] = {}
@@ -183,17 +207,32 @@ async def _update(request: web.Request, me: Principal) -> web.StreamResponse:
     authorize(me, resource.permission("edit"))
     form = await request.post()
     body, errors = _read_form(resource, form, creating=False)
+    attached = _ATTACHED.get(resource.name)
+    removed = _removed_attachments(attached, form)
+    attaching = await _receive_attachments(request, attached, form, errors)
     received = await _receive_files(request, resource, form, errors)
+    if errors:
+        discard(attaching)
+        attaching = []
     if not errors:
         try:
             async with request.app[ENGINE].begin() as conn:
                 origin = _origin(request, me, form)
                 body |= await _record_files(conn, me, origin, received)
                 await update_row(conn, me, resource, record_id, body, origin)
+                if attached is not None and attached.remove is not None and removed:
+                    await attached.remove(conn, me, origin, record_id, removed)
+                if attached is not None and attached.add is not None and attaching:
+                    added = [(await record_upload(conn, me, origin, g)).id for g in attaching]
+                    await attached.add(conn, me, origin, record_id, added)
         except ApiError as exc:
+            discard(attaching)
             if exc.status in (403, 404) and exc.code != "department_out_of_scope":
                 raise
-            _place(resource, exc, errors)
+            if attached is not None and exc.message.startswith(f"{attached.label}："):
+                errors.add(ATTACHED_FIELD, exc.message.removeprefix(f"{attached.label}："))
+            else:
+                _place(resource, exc, errors)
     if errors:
         return await _form(request, me, resource, record_id, _echo(form), errors, status=422)
     return redirect(f"/portal/r/{resource.name}", "saved")
@@ -237,6 +276,10 @@ async def _form(
         files = await describe_uploads(conn, (str(stored.get(n) or "") for n in held))
         current = {n: files.get(str(stored.get(n) or "")) for n in held}
         attachments = await attached.load(conn, record_id) if attached and record_id else []
+    editable = me.can(resource.permission("edit"))
+    may_attach = editable and attached is not None and attached.add is not None
+    may_detach = editable and attached is not None and attached.remove is not None
+    kinds = sorted(attached.types if attached is not None and attached.types else ACCEPTED)
     return await render(
         request,
         "resource_form.html",
@@ -251,11 +294,16 @@ async def _form(
         input_types=_INPUT_TYPES,
         reason_field=REASON_FIELD,
         base=f"/portal/r/{resource.name}",
-        multipart=bool(held),
+        multipart=bool(held) or may_attach,
         current=current,
         remove_suffix=REMOVE_SUFFIX,
         attached=attached,
         attachments=attachments,
+        attached_field=ATTACHED_FIELD,
+        may_attach=may_attach,
+        may_detach=may_detach,
+        attach_accept=",".join(f".{k}" for k in kinds),
+        attach_kinds="、".join(kinds),
     )
 
 
@@ -324,6 +372,53 @@ async def _receive_files(
     if errors:
         discard(received.values())
         return {}
+    return received
+
+
+def _removed_attachments(attached: Attached | None, form: MultiDictProxy[Any]) -> list[str]:
+    """The attached files ticked to be removed; a resource that takes none off refuses any."""
+    ticked = [v for v in form.getall(ATTACHED_FIELD + REMOVE_SUFFIX, []) if isinstance(v, str)]
+    ticked = [v.strip() for v in ticked if v.strip()]
+    if ticked and (attached is None or attached.remove is None):
+        raise ApiError("invalid_request", "该记录的附件不能删除")
+    if any(len(v) > 64 for v in ticked):
+        raise ApiError("invalid_request", "附件编号无效")
+    return list(dict.fromkeys(ticked))
+
+
+async def _receive_attachments(
+    request: web.Request,
+    attached: Attached | None,
+    form: MultiDictProxy[Any],
+    errors: FormErrors,
+) -> list[Received]:
+    """The files chosen to attach, checked by content and size and of the attached kinds,
+    stored (not recorded), when the rest of the form is right; else none is kept and the
+    reason goes next to the attached files."""
+    chosen = [
+        f for f in form.getall(ATTACHED_FIELD, []) if isinstance(f, web.FileField) and f.filename
+    ]
+    if not chosen:
+        return []
+    if attached is None or attached.add is None:
+        raise ApiError("invalid_request", "该记录不能添加附件")
+    if errors:
+        return []
+    received: list[Received] = []
+    for file in chosen:
+        try:
+            got = await receive_field(request.app[CONFIG], file)
+        except ApiError as exc:
+            errors.add(ATTACHED_FIELD, f"{file.filename}：{exc.message}")
+            break
+        received.append(got)
+        if attached.types and got.type not in attached.types:
+            kinds = "、".join(sorted(attached.types))
+            errors.add(ATTACHED_FIELD, f"{file.filename}：只能是 {kinds} 文件")
+            break
+    if errors:
+        discard(received)
+        return []
     return received
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from cloud.audit import POLICIES, AuditPolicy
+from cloud.audit import POLICIES, AuditPolicy, Origin
 from cloud.identity.permissions import register_resource
 
 if TYPE_CHECKING:
@@ -145,10 +145,11 @@ class MenuSpot:
 class Change:
     """A write under way, handed to the resource's hooks inside its transaction.
 
-    `new` holds the values to be stored (field name -> Python value: str, int, Decimal,
-    date, datetime, time, bool, None); a `before` hook may change it (derived values) or
-    refuse the change with `FieldError`. For an update `new` is the whole record as it will
-    be; for a delete it is None. `old` is the stored record (None for a create)."""
+        `new` holds the values to be stored (field name -> Python value: str, int, Decimal,
+        date, datetime, time, bool, None); a `before` hook may change it (derived values) or
+        refuse the change with `FieldError`. For an update `new` is the whole record as it will
+        be; for a delete it is None. `old` is the stored record (None for a create). `origin` is the
+    change's origin (its actor, address and reason) for the audit rows hooks write."""
 
     conn: AsyncConnection
     principal: Principal
@@ -157,6 +158,9 @@ class Change:
     id: str
     old: Mapping[str, Any] | None
     new: dict[str, Any] | None
+    # who makes the change and from where: a hook that changes another record writes its
+    # audit row with it
+    origin: Origin | None = None
 
 
 Hook = Callable[[Change], Awaitable[None]]

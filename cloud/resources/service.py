@@ -110,7 +110,7 @@ async def create_row(
         department = department or principal.department_id
         await _may_place(conn, principal, resource, "create", department)
     record_id = str(ULID())
-    change = Change(conn, principal, resource, "create", record_id, None, values)
+    change = Change(conn, principal, resource, "create", record_id, None, values, origin)
     await _prepare(change)
     now = _now_ms()
     stored = dict(values)
@@ -157,7 +157,7 @@ async def update_row(
         if department != old[column]:
             await _may_place(conn, principal, resource, "edit", department)
     new = {f.name: old[f.name] for f in resource.fields} | changes
-    change = Change(conn, principal, resource, "update", record_id, old, new)
+    change = Change(conn, principal, resource, "update", record_id, old, new, origin)
     await _prepare(change)
     differs = {k: v for k, v in new.items() if v != old[k]}
     if column is not None and department != old[column]:
@@ -197,7 +197,7 @@ async def delete_row(
     authorize(principal, resource.permission("delete"))
     old = await _stored(conn, resource, record_id, lock=True)
     await _check(conn, principal, resource, old, "delete")
-    change = Change(conn, principal, resource, "delete", record_id, old, None)
+    change = Change(conn, principal, resource, "delete", record_id, old, None, origin)
     for hook in resource.before:
         await hook(change)
     await _refuse_if_referenced(conn, resource, record_id)
