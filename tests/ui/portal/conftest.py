@@ -4,6 +4,7 @@ contexts signed in as one of them."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,10 +21,11 @@ __all__ = ["postgres", "postgresql_url"]  # the cloud's database fixtures, used 
 VIEWPORT: ViewportSize = {"width": 1366, "height": 768}  # the office screen the portal is made for
 
 
-@pytest.fixture
-async def portal(postgresql_url: str) -> AsyncIterator[CloudWorker]:
-    """A cloud worker serving the portal over plain HTTP on loopback."""
-    config = cloud_config(postgresql_url)
+@contextlib.asynccontextmanager
+async def portal_worker(url: str) -> AsyncIterator[CloudWorker]:
+    """A cloud worker over the database at `url` serving the portal over plain HTTP on
+    loopback, no background rounds."""
+    config = cloud_config(url)
     config = config.model_copy(
         update={
             "auth": config.auth.model_copy(update={"secure_cookies": False}),
@@ -36,6 +38,13 @@ async def portal(postgresql_url: str) -> AsyncIterator[CloudWorker]:
         yield worker
     finally:
         await worker.stop()
+
+
+@pytest.fixture
+async def portal(postgresql_url: str) -> AsyncIterator[CloudWorker]:
+    """A cloud worker serving the portal over plain HTTP on loopback."""
+    async with portal_worker(postgresql_url) as worker:
+        yield worker
 
 
 @pytest.fixture

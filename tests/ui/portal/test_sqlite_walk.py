@@ -13,10 +13,10 @@ from playwright.async_api import Browser
 
 from cloud.db import open_engine
 from cloud.identity.org import create_unit
-from tests.cloud.conftest import CloudWorker, cloud_config, sqlite_url
+from tests.cloud.conftest import CloudWorker, sqlite_url
 from tests.cloud.people import now_ms, person
 from tests.edge.hall import small_hall
-from tests.ui.portal.conftest import signed_in
+from tests.ui.portal.conftest import portal_worker, signed_in
 
 __all__ = ["sqlite_url"]  # the cloud's embedded-database fixture, used here
 
@@ -25,19 +25,8 @@ pytestmark = pytest.mark.xdist_group("browser")
 
 @pytest.fixture
 async def portal(sqlite_url: str) -> AsyncIterator[CloudWorker]:
-    config = cloud_config(sqlite_url)
-    config = config.model_copy(
-        update={
-            "auth": config.auth.model_copy(update={"secure_cookies": False}),
-            "bookings": config.bookings.model_copy(update={"no_show_interval_seconds": 0}),
-        }
-    )
-    worker = CloudWorker(config)
-    await worker.start()
-    try:
+    async with portal_worker(sqlite_url) as worker:
         yield worker
-    finally:
-        await worker.stop()
 
 
 async def test_every_page_a_superuser_reaches_works_on_sqlite(
