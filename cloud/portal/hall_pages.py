@@ -1,9 +1,9 @@
 """The portal's pages of the halls' configuration (基础管理, §21.2; the queue's set-up, §4): the
-halls in the user's scope, and per hall its settings, calling areas, business categories with
-their business types, windows and staff with their business types in priority order, voice
-(the hall's, and each calling area's own), and the preview and publishing of the setup the
-edge pulls, or the import of the newest published one over unpublished edits. Registering,
-renaming and disabling halls (办事厅维护, §21.2.1) is `cloud.portal.hall_admin`.
+halls in the user's scope, and per hall its calling areas, business categories with their
+business types, windows and staff with their business types in priority order, and the preview
+and publishing of the setup the edge pulls, or the import of the newest published one over
+unpublished edits. A hall's own settings and voice are `cloud.portal.hall_settings_pages`;
+registering, renaming and disabling halls (办事厅维护, §21.2.1) is `cloud.portal.hall_admin`.
 
 Every page calls the hall configuration's services (cloud/hallconfig/): `check_hall` refuses a
 user without `hall_config.<right>` (403) or whose scope does not reach the hall (404, as if it
@@ -13,14 +13,11 @@ were not there); the pieces are checked by the contract's own models and by the 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cloud.audit import Origin
-from cloud.context import CONFIG, ENGINE
+from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.hallconfig.access import check_hall, halls_in_scope
 from cloud.hallconfig.compiler import SECTIONS, import_newest
@@ -33,47 +30,22 @@ from cloud.hallconfig.pieces import (
     update_piece,
 )
 from cloud.hallconfig.publishing import preview_setup, publish_setup
-from cloud.hallconfig.settings import (
-    read_settings,
-    read_voice,
-    write_area_voice,
-    write_settings,
-    write_voice,
-)
-from cloud.hallconfig.tables import hall_settings
 from cloud.halls import sync_summaries
 from cloud.identity.principal import Principal
-from cloud.portal import hall_admin
+from cloud.portal import hall_admin, hall_settings_pages
 from cloud.portal.forms import FormErrors, form_text
+from cloud.portal.hall_common import checked, hall_context, origin_of, refused
 from cloud.portal.hall_forms import (
     FORMS,
     FormField,
-    area_voice_body,
-    area_voice_values,
-    contract_errors,
-    describe_voice,
-    place_refusal,
     read_form,
     values_of,
 )
 from cloud.portal.render import is_htmx, now_ms, page, redirect, render
 from cloud.setups import lock_hall, newest_setup
-from sync.hallsetup import HallInfo
-from sync.voice import AreaVoice, VoiceSetup
 
-__all__ = ["TABS", "add_routes"]
+__all__ = ["add_routes"]
 
-# the tabs of a hall's page: (key, title, address below /portal/halls/{hall})
-TABS = (
-    ("settings", "基本设置", ""),
-    ("areas", "叫号区域", "/areas"),
-    ("categories", "业务分类", "/categories"),
-    ("windows", "窗口", "/windows"),
-    ("staff", "工作人员", "/staff"),
-    ("voice", "语音", "/voice"),
-    ("preview", "预览与发布", "/preview"),
-)
-_RIGHTS = ("view", "read", "create", "edit", "delete", "publish", "import")
 _LISTED = "areas|categories|windows|staff"  # the tabs that list pieces
 _PIECE = "areas|categories|business-types|windows|staff"
 _TAB_OF = {"business-types": "categories"}  # a piece listed in another piece's tab
@@ -97,13 +69,7 @@ def add_routes(app: web.Application) -> None:
     hall_admin.add_routes(app)  # first: /portal/halls/new is no hall's page
     base = "/portal/halls/{hall}"
     app.router.add_get("/portal/halls", page(_halls))
-    app.router.add_get(base, page(_settings))
-    app.router.add_post(base, page(_save_settings))
-    app.router.add_get(base + "/voice", page(_voice))
-    app.router.add_post(base + "/voice", page(_save_voice))
-    app.router.add_get(base + "/voice/areas/{area}", page(_area_voice))
-    app.router.add_post(base + "/voice/areas/{area}", page(_save_area_voice))
-    app.router.add_post(base + "/voice/areas/{area}/clear", page(_clear_area_voice))
+    hall_settings_pages.add_routes(app)  # the hall's own page, /portal/halls/{hall}, and voice
     app.router.add_get(base + "/preview", page(_preview))
     app.router.add_post(base + "/publish", page(_publish))
     app.router.add_post(base + "/import", page(_import))
@@ -144,126 +110,6 @@ async def _state(conn: AsyncConnection, hall: str) -> str:
 # ---------------------------------------------------------------------------- settings, voice
 
 
-async def _settings(request: web.Request, me: Principal) -> web.StreamResponse:
-    hall = request.match_info["hall"]
-    async with request.app[ENGINE].connect() as conn:
-        await check_hall(conn, me, hall, "view")
-        current = await read_settings(conn, hall)
-    fields = FORMS["settings"]
-    return await _whole_form(request, me, "settings", values_of(fields, current), FormErrors())
-
-
-async def _save_settings(request: web.Request, me: Principal) -> web.StreamResponse:
-    hall = request.match_info["hall"]
-    fields = FORMS["settings"]
-    form = await request.post()
-    body, values, errors = read_form(fields, form, creating=False, table=hall_settings)
-    async with request.app[ENGINE].connect() as conn:
-        department = await check_hall(conn, me, hall, "edit")
-        current = await read_settings(conn, hall)
-    if not errors:
-        errors = _checked(HallInfo, fields, {**current, **body, "id": hall})
-    if not errors:
-        try:
-            async with request.app[ENGINE].begin() as conn:
-                await lock_hall(conn, hall)
-                await write_settings(conn, hall, body, replace=False, department=department,
-                                     origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
-        except ApiError as exc:
-            _refused(fields, exc, errors)
-    if errors:
-        return await _whole_form(request, me, "settings", values, errors, status=422)
-    return redirect(f"/portal/halls/{hall}", "saved")
-
-
-async def _voice(request: web.Request, me: Principal) -> web.StreamResponse:
-    """The hall's voice, and below it each calling area's own voice settings."""
-    hall = request.match_info["hall"]
-    async with request.app[ENGINE].connect() as conn:
-        await check_hall(conn, me, hall, "view")
-        voice = (await read_voice(conn, hall)).model_dump(mode="json")
-    fields = FORMS["voice"]
-    return await _whole_form(request, me, "voice", values_of(fields, voice), FormErrors())
-
-
-async def _area_voice(request: web.Request, me: Principal) -> web.StreamResponse:
-    hall, area = request.match_info["hall"], request.match_info["area"]
-    async with request.app[ENGINE].connect() as conn:
-        await check_hall(conn, me, hall, "edit")
-        await get_piece(conn, PIECES["areas"], hall, area)  # 404 for an area the hall lacks
-        own = (await read_voice(conn, hall)).area(area)
-    return await _area_voice_form(request, me, area_voice_values(own), FormErrors())
-
-
-async def _save_area_voice(request: web.Request, me: Principal) -> web.StreamResponse:
-    """A calling area's own voice from its form: what is left empty follows the hall's."""
-    hall, area = request.match_info["hall"], request.match_info["area"]
-    fields = FORMS["area-voice"]
-    async with request.app[ENGINE].connect() as conn:
-        department = await check_hall(conn, me, hall, "edit")
-        await get_piece(conn, PIECES["areas"], hall, area)
-    form = await request.post()
-    body, values, errors = read_form(fields, form, creating=False)
-    own: AreaVoice | None = None
-    if not errors:
-        plain = area_voice_body(body, area)
-        try:
-            own = AreaVoice.model_validate(plain)
-        except ValidationError as exc:
-            errors = contract_errors(fields, exc, plain)
-    if own is not None:
-        try:
-            async with request.app[ENGINE].begin() as conn:
-                await lock_hall(conn, hall)
-                await write_area_voice(conn, hall, area, own, department=department,
-                                       origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
-        except ApiError as exc:
-            _refused(fields, exc, errors)
-    if errors:
-        return await _area_voice_form(request, me, values, errors, status=422)
-    return redirect(f"/portal/halls/{hall}/voice", "saved")
-
-
-async def _clear_area_voice(request: web.Request, me: Principal) -> web.StreamResponse:
-    """The area follows the hall's voice again."""
-    hall, area = request.match_info["hall"], request.match_info["area"]
-    async with request.app[ENGINE].begin() as conn:
-        department = await check_hall(conn, me, hall, "edit")
-        await lock_hall(conn, hall)
-        await write_area_voice(conn, hall, area, None, department=department,
-                               origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
-    return redirect(f"/portal/halls/{hall}/voice?" + urlencode({"cleared": area}))
-
-
-async def _save_voice(request: web.Request, me: Principal) -> web.StreamResponse:
-    """The hall's voice from the form; the calling areas' own voice settings stay."""
-    hall = request.match_info["hall"]
-    fields = FORMS["voice"]
-    form = await request.post()
-    body, values, errors = read_form(fields, form, creating=False)
-    async with request.app[ENGINE].connect() as conn:
-        department = await check_hall(conn, me, hall, "edit")
-        current = await read_voice(conn, hall)
-    voice: VoiceSetup | None = None
-    if not errors:
-        whole = {**body, "areas": [a.model_dump(mode="json") for a in current.areas]}
-        try:
-            voice = VoiceSetup.model_validate(whole)
-        except ValidationError as exc:
-            errors = contract_errors(fields, exc, whole)
-    if voice is not None:
-        try:
-            async with request.app[ENGINE].begin() as conn:
-                await lock_hall(conn, hall)
-                await write_voice(conn, hall, voice, department=department,
-                                  origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
-        except ApiError as exc:
-            _refused(fields, exc, errors)
-    if errors:
-        return await _whole_form(request, me, "voice", values, errors, status=422)
-    return redirect(f"/portal/halls/{hall}/voice", "saved")
-
-
 # ---------------------------------------------------------------------------- the pieces
 
 
@@ -271,7 +117,7 @@ async def _list(request: web.Request, me: Principal) -> web.StreamResponse:
     hall, name = request.match_info["hall"], request.match_info["piece"]
     async with request.app[ENGINE].connect() as conn:
         await check_hall(conn, me, hall, "view")
-        context = await _hall_context(conn, me, hall, name)
+        context = await hall_context(conn, me, hall, name)
         items = await list_pieces(conn, PIECES[name], hall)
         types = await list_pieces(conn, PIECES["business-types"], hall)
         areas = await list_pieces(conn, PIECES["areas"], hall) if name == "windows" else []
@@ -301,15 +147,15 @@ async def _create(request: web.Request, me: Principal) -> web.StreamResponse:
     form = await request.post()
     body, values, errors = read_form(fields, form, creating=True, table=piece.table)
     if not errors:
-        errors = _checked(piece.model, fields, _without_password(body))
+        errors = checked(piece.model, fields, _without_password(body))
     if not errors:
         try:
             async with request.app[ENGINE].begin() as conn:
                 await lock_hall(conn, hall)
                 await create_piece(conn, piece, hall, body, department=department,
-                                   origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+                                   origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
         except ApiError as exc:
-            _refused(fields, exc, errors)
+            refused(fields, exc, errors)
     if errors:
         return await _piece_form(request, me, None, values, errors, status=422)
     return redirect(_tab_address(hall, name), "created")
@@ -335,15 +181,15 @@ async def _update(request: web.Request, me: Principal) -> web.StreamResponse:
     values["id"] = item_id
     if not errors:
         stored = {k: v for k, v in item.items() if k in piece.model.model_fields}
-        errors = _checked(piece.model, fields, {**stored, **_without_password(body)})
+        errors = checked(piece.model, fields, {**stored, **_without_password(body)})
     if not errors:
         try:
             async with request.app[ENGINE].begin() as conn:
                 await lock_hall(conn, hall)
                 await update_piece(conn, piece, hall, item_id, body, department=department,
-                                   origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+                                   origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
         except ApiError as exc:
-            _refused(fields, exc, errors)
+            refused(fields, exc, errors)
     if errors:
         return await _piece_form(request, me, item, values, errors, status=422)
     return redirect(_tab_address(hall, name), "saved")
@@ -356,7 +202,7 @@ async def _delete(request: web.Request, me: Principal) -> web.StreamResponse:
     async with request.app[ENGINE].begin() as conn:
         await check_hall(conn, me, hall, "delete")
         await lock_hall(conn, hall)
-        await delete_piece(conn, PIECES[name], hall, item_id, origin=_origin(request, me),
+        await delete_piece(conn, PIECES[name], hall, item_id, origin=origin_of(request, me),
                            now_ms=now_ms())  # fmt: skip
     target = _tab_address(hall, name) + "?msg=deleted"
     if is_htmx(request):
@@ -383,7 +229,7 @@ async def _reorder(request: web.Request, me: Principal) -> web.StreamResponse:
         if 0 <= to < len(order):
             order[at], order[to] = order[to], order[at]
             item = await update_piece(conn, piece, hall, item_id, {"business_types": order},
-                                      department=department, origin=_origin(request, me),
+                                      department=department, origin=origin_of(request, me),
                                       now_ms=now_ms())  # fmt: skip
         types = await list_pieces(conn, PIECES["business-types"], hall)
     if not is_htmx(request):
@@ -401,7 +247,7 @@ async def _preview(request: web.Request, me: Principal) -> web.StreamResponse:
     hall = request.match_info["hall"]
     async with request.app[ENGINE].connect() as conn:
         await check_hall(conn, me, hall, "read")
-        context = await _hall_context(conn, me, hall, "preview")
+        context = await hall_context(conn, me, hall, "preview")
         preview = await preview_setup(conn, hall)
         newest = await newest_setup(conn, hall)
     published, imported = request.query.get("published", ""), request.query.get("imported", "")
@@ -438,7 +284,7 @@ async def _publish(request: web.Request, me: Principal) -> web.StreamResponse:
     hall = request.match_info["hall"]
     async with request.app[ENGINE].connect() as conn:
         await check_hall(conn, me, hall, "publish")
-    stored = await publish_setup(request.app[ENGINE], hall, origin=_origin(request, me),
+    stored = await publish_setup(request.app[ENGINE], hall, origin=origin_of(request, me),
                                  now_ms=now_ms())  # fmt: skip
     return redirect(f"/portal/halls/{hall}/preview?published={stored['version']}")
 
@@ -451,98 +297,11 @@ async def _import(request: web.Request, me: Principal) -> web.StreamResponse:
         department = await check_hall(conn, me, hall, "import")
         await lock_hall(conn, hall)
         setup, _ = await import_newest(conn, hall, department=department,
-                                       origin=_origin(request, me), now_ms=now_ms())  # fmt: skip
+                                       origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
     return redirect(f"/portal/halls/{hall}/preview?imported={setup.version}")
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-async def _hall_context(
-    conn: AsyncConnection, me: Principal, hall: str, tab: str
-) -> dict[str, Any]:
-    """What every tab of a hall shows: the hall's name, the tabs, and the user's rights over
-    this hall (the buttons follow them; the services check them again)."""
-    settings = await read_settings(conn, hall)
-    can: dict[str, bool] = {}
-    for right in _RIGHTS:
-        try:
-            await check_hall(conn, me, hall, right)
-            can[right] = True
-        except ApiError:
-            can[right] = False
-    return {
-        "hall": {"id": hall, "name": settings["name"]},
-        "tabs": TABS,
-        "tab": tab,
-        "can": can,
-    }
-
-
-async def _whole_form(
-    request: web.Request,
-    me: Principal,
-    tab: str,
-    values: dict[str, Any],
-    errors: FormErrors,
-    *,
-    status: int = 200,
-) -> web.Response:
-    """The settings or voice tab: one form of the hall's own; the voice tab lists the calling
-    areas' own voice settings below it."""
-    hall = request.match_info["hall"]
-    areas: list[dict[str, Any]] = []
-    async with request.app[ENGINE].connect() as conn:
-        context = await _hall_context(conn, me, hall, tab)
-        if tab == "voice":
-            areas = await _area_voices(conn, hall)
-    cleared = next((a for a in areas if a["id"] == request.query.get("cleared")), None)
-    if cleared is not None and not cleared["own"]:
-        context["flash"] = f"{cleared['name']}已恢复为沿用大厅的语音设置"
-    action = f"/portal/halls/{hall}" + ("/voice" if tab == "voice" else "")
-    return await render(
-        request, "hall_settings.html", me, status=status, fields=FORMS[tab], values=values,
-        errors=errors.by_field, action=action, options={}, areas=areas,
-        area_fields=FORMS["area-voice"], **context,
-    )  # fmt: skip
-
-
-async def _area_voices(conn: AsyncConnection, hall: str) -> list[dict[str, Any]]:
-    """Each calling area with what its own voice sets (`own`, by field) and the hall's voice
-    it follows otherwise (`hall`, by field)."""
-    voice = await read_voice(conn, hall)
-    halls_own = describe_voice(voice)
-    found = []
-    for area in await list_pieces(conn, PIECES["areas"], hall):
-        own = voice.area(area["id"])
-        texts = describe_voice(own) if own is not None else {}
-        found.append({
-            "id": area["id"], "name": area["name"], "hall": halls_own,
-            "own": {k: v for k, v in texts.items() if v},
-        })  # fmt: skip
-    return found
-
-
-async def _area_voice_form(
-    request: web.Request,
-    me: Principal,
-    values: dict[str, Any],
-    errors: FormErrors,
-    *,
-    status: int = 200,
-) -> web.Response:
-    """A calling area's own voice: each field with the hall's setting it follows when empty."""
-    hall, area = request.match_info["hall"], request.match_info["area"]
-    async with request.app[ENGINE].connect() as conn:
-        context = await _hall_context(conn, me, hall, "voice")
-        item = await get_piece(conn, PIECES["areas"], hall, area)
-        halls_own = describe_voice(await read_voice(conn, hall))
-    return await render(
-        request, "hall_area_voice.html", me, status=status, fields=FORMS["area-voice"],
-        values=values, errors=errors.by_field, area=item, halls_own=halls_own,
-        action=f"/portal/halls/{hall}/voice/areas/{area}", back=f"/portal/halls/{hall}/voice",
-        **context,
-    )  # fmt: skip
 
 
 async def _piece_form(
@@ -558,7 +317,7 @@ async def _piece_form(
     hall, name = request.match_info["hall"], request.match_info["piece"]
     fields = FORMS[name]
     async with request.app[ENGINE].connect() as conn:
-        context = await _hall_context(conn, me, hall, _TAB_OF.get(name, name))
+        context = await hall_context(conn, me, hall, _TAB_OF.get(name, name))
         options = await _options(conn, hall, fields)
     base = f"/portal/halls/{hall}/{name}"
     return await render(
@@ -586,23 +345,6 @@ async def _options(
     return found
 
 
-def _checked(model: type[BaseModel], fields: tuple[FormField, ...], body: Any) -> FormErrors:
-    """What the contract's model refuses in `body`, by field."""
-    try:
-        model.model_validate(body)
-    except ValidationError as exc:
-        return contract_errors(fields, exc, body)
-    return FormErrors()
-
-
-def _refused(fields: tuple[FormField, ...], exc: ApiError, errors: FormErrors) -> None:
-    """A service's refusal of a form's content next to its field; refusals of the call itself
-    (no right, no such hall or piece) are the page's."""
-    if exc.status in (403, 404):
-        raise exc
-    place_refusal(fields, exc, errors)
-
-
 def _without_password(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "password"}
 
@@ -614,8 +356,3 @@ def _where(request: web.Request) -> tuple[str, str, str]:
 
 def _tab_address(hall: str, piece: str) -> str:
     return f"/portal/halls/{hall}/{_TAB_OF.get(piece, piece)}"
-
-
-def _origin(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)
