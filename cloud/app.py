@@ -10,20 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloud import calendar_refresh, hallconfig, portal, resources, workflow
 from cloud.audit import AuditQuery, audit_page
 from cloud.auth import HallAuth
 from cloud.bookings import booking_page, parse_booking, save_booking
 from cloud.calendars import calendar_routes
+from cloud.calls import answer, now_ms, read_body
 from cloud.config import CloudConfig
 from cloud.context import CONFIG, ENGINE
 from cloud.db import migrate_async, open_engine
@@ -85,7 +84,7 @@ def create_app(config: CloudConfig) -> web.Application:
     app.router.add_get("/api/halls/{hall}/sync", _hall_sync)
     app.router.add_get("/api/halls/{hall}/counts", _hall_counts)
     app.router.add_put("/api/halls/{hall}/setup", _put_setup)
-    app.router.add_routes(calendar_routes(_now_ms))
+    app.router.add_routes(calendar_routes(now_ms))
     app.router.add_get("/api/audit", _audit)
     app.router.add_post("/api/halls/{hall}/bookings", _post_booking)
     app.router.add_get("/api/halls/{hall}/penalties", _hall_penalties)
@@ -158,57 +157,40 @@ async def _calendar_rounds(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-async def _json_body(request: web.Request, model: type[_M]) -> _M:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        raise ApiError("invalid_request", _first_error(exc)) from exc
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"])
-    return f"{where}: {error['msg']}" if where else str(error["msg"])
-
-
 async def _health(request: web.Request) -> web.Response:
-    return _json({"ok": True})
+    return answer({"ok": True})
 
 
 async def _register_hall(request: web.Request) -> web.Response:
     # a new hall belongs to no org unit yet: only the scope `all` reaches it
     _, origin = await guard(request, "hall.manage", whole=True)
-    body = await _json_body(request, NewHall)
-    answer = await register_hall(request.app[ENGINE], body.id, body.name, _now_ms(), origin)
-    log.info("hall %s registered", answer["hall"]["id"])
-    return _json(answer, status=201)
+    body = await read_body(request, NewHall)
+    result = await register_hall(request.app[ENGINE], body.id, body.name, now_ms(), origin)
+    log.info("hall %s registered", result["hall"]["id"])
+    return answer(result, status=201)
 
 
 async def _change_hall(request: web.Request) -> web.Response:
     hall = request.match_info["hall"]
     _, origin = await guard(request, "hall.manage", hall)
-    body = await _json_body(request, HallChange)
-    answer = await set_disabled(request.app[ENGINE], hall, body.disabled, _now_ms(), origin)
-    return _json(answer)
+    body = await read_body(request, HallChange)
+    result = await set_disabled(request.app[ENGINE], hall, body.disabled, now_ms(), origin)
+    return answer(result)
 
 
 async def _replace_secret(request: web.Request) -> web.Response:
     """A new secret for the hall, answered once; the old one is refused from now on."""
     hall = request.match_info["hall"]
     _, origin = await guard(request, "hall.manage", hall)
-    answer = await replace_secret(request.app[ENGINE], hall, _now_ms(), origin)
+    result = await replace_secret(request.app[ENGINE], hall, now_ms(), origin)
     log.warning("hall %s: its secret was replaced by %s", hall, origin.actor)
-    return _json(answer)
+    return answer(result)
 
 
 async def _hall_sync(request: web.Request) -> web.Response:
     await guard(request, "hall.read", request.match_info["hall"])
-    answer = await sync_status(request.app[ENGINE], request.match_info["hall"], _now_ms())
-    return _json(answer)
+    result = await sync_status(request.app[ENGINE], request.match_info["hall"], now_ms())
+    return answer(result)
 
 
 async def _hall_counts(request: web.Request) -> web.Response:
@@ -216,14 +198,14 @@ async def _hall_counts(request: web.Request) -> web.Response:
     counts = await hall_counts(
         request.app[ENGINE], request.match_info["hall"], request.query.get("day")
     )
-    return _json(counts.as_json())
+    return answer(counts.as_json())
 
 
 async def _put_setup(request: web.Request) -> web.Response:
     hall = request.match_info["hall"]
     _, origin = await guard(request, "hall.manage", hall)
-    answer = await store_setup(request.app[ENGINE], hall, await request.read(), _now_ms(), origin)
-    return _json(answer, status=201)
+    result = await store_setup(request.app[ENGINE], hall, await request.read(), now_ms(), origin)
+    return answer(result, status=201)
 
 
 async def _post_booking(request: web.Request) -> web.Response:
@@ -231,8 +213,8 @@ async def _post_booking(request: web.Request) -> web.Response:
     _, origin = await guard(request, "hall.manage", hall)
     body = parse_booking(await request.read())
     key = request.app[SIGNING].key
-    answer, created = await save_booking(request.app[ENGINE], hall, body, key, _now_ms(), origin)
-    return _json({"booking": answer, "token": answer["token"]}, status=201 if created else 200)
+    result, created = await save_booking(request.app[ENGINE], hall, body, key, now_ms(), origin)
+    return answer({"booking": result, "token": result["token"]}, status=201 if created else 200)
 
 
 async def _audit(request: web.Request) -> web.Response:
@@ -261,21 +243,21 @@ async def _audit(request: web.Request) -> web.Response:
         before_id=number("before_id"),
         limit=max(1, min(_int_query(request, "limit", 100), 1000)),
     )
-    return _json(await audit_page(request.app[ENGINE], query))
+    return answer(await audit_page(request.app[ENGINE], query))
 
 
 async def _hall_penalties(request: web.Request) -> web.Response:
     hall = request.match_info["hall"]
     await guard(request, "hall.read", hall)
-    return _json({"hall": hall, "penalties": await list_penalties(request.app[ENGINE], hall)})
+    return answer({"hall": hall, "penalties": await list_penalties(request.app[ENGINE], hall)})
 
 
 async def _run_no_shows(request: web.Request) -> web.Response:
     """A no-show round now (operators, tests); what it marked (every hall: scope `all`)."""
     await guard(request, "no_show.run", whole=True)
     grace = request.app[CONFIG].bookings.no_show_grace_minutes
-    marked = await mark_no_shows(request.app[ENGINE], grace_minutes=grace, now_ms=_now_ms())
-    return _json({"marked": [m.as_json() for m in marked], "count": len(marked)})
+    marked = await mark_no_shows(request.app[ENGINE], grace_minutes=grace, now_ms=now_ms())
+    return answer({"marked": [m.as_json() for m in marked], "count": len(marked)})
 
 
 async def _public_keys(request: web.Request) -> web.Response:
@@ -292,7 +274,7 @@ async def _get_config(request: web.Request) -> web.Response:
         return web.Response(status=204)
     version, body = newest
     # the body as stored: the edge validates it with its own model and reports what it refuses
-    return _json({"v": 1, "version": version, "setup": body})
+    return answer({"v": 1, "version": version, "setup": body})
 
 
 async def _get_bookings(request: web.Request) -> web.Response:
@@ -329,14 +311,14 @@ def _int_query(request: web.Request, name: str, default: int) -> int:
 
 async def _post_events(request: web.Request) -> web.Response:
     hall = await request.app[HALL_AUTH].hall(request.headers.get("Authorization"))
-    batch = await _json_body(request, EventBatch)
+    batch = await read_body(request, EventBatch)
     wrong = out_of_range(batch)
     if wrong is not None:
         raise ApiError("invalid_request", wrong)
     if batch.hall != hall:
         raise ApiError("forbidden", f"批次属于大厅 {batch.hall}")
     try:
-        ack = await apply_batch(request.app[ENGINE], hall, batch, _now_ms())
+        ack = await apply_batch(request.app[ENGINE], hall, batch, now_ms())
     except SyncGap as gap:
         detail = f"云端标记为 {gap.mark}，批次从 {batch.after} 之后开始"
         raise ApiError("sync_gap", detail, **_ack(gap.epoch, gap.mark)) from None
@@ -353,9 +335,9 @@ def _ack(epoch: str, mark: int) -> dict[str, Any]:
 
 async def _post_heartbeat(request: web.Request) -> web.Response:
     hall = await request.app[HALL_AUTH].hall(request.headers.get("Authorization"))
-    beat = await _json_body(request, Heartbeat)
+    beat = await read_body(request, Heartbeat)
     try:
-        ack = await record_heartbeat(request.app[ENGINE], hall, beat, _now_ms())
+        ack = await record_heartbeat(request.app[ENGINE], hall, beat, now_ms())
     except SyncGap as gap:
         detail = f"云端标记为 {gap.mark}，心跳声称已提交到 {beat.mark}"
         raise ApiError("sync_gap", detail, **_ack(gap.epoch, gap.mark)) from None
@@ -381,15 +363,9 @@ async def _errors(
     try:
         return await handler(request)
     except ApiError as exc:
-        return _json(exc.body(), status=exc.status)
+        return answer(exc.body(), status=exc.status)
     except web.HTTPException as exc:
         code = _HTTP_CODES.get(exc.status)
         if code is None or exc.status < 400:
             raise
-        return _json(ApiError(code).body(), status=exc.status)
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
-    )
+        return answer(ApiError(code).body(), status=exc.status)

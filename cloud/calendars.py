@@ -31,7 +31,6 @@ bootstrap superuser).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cloud.audit import SYSTEM, Origin, record, required_reason
+from cloud.calls import answer
 from cloud.context import ENGINE
 from cloud.db import calendar_exceptions, halls, is_postgresql
 from cloud.errors import ApiError
@@ -183,7 +183,7 @@ def calendar_routes(now_ms: Callable[[], int]) -> list[web.RouteDef]:
         hall = request.match_info["hall"]
         await guard(request, "calendar.read", hall)
         year = _year(request.query.get("year"), now_ms())
-        return _json(await year_view(request.app[ENGINE], hall, year))
+        return answer(await year_view(request.app[ENGINE], hall, year))
 
     async def put_date(request: web.Request) -> web.Response:
         hall = request.match_info["hall"]
@@ -195,7 +195,7 @@ def calendar_routes(now_ms: Callable[[], int]) -> list[web.RouteDef]:
             raise ApiError("invalid_request", _problem(exc)) from None
         engine = request.app[ENGINE]
         by = principal.username
-        return _json(await put_exception(engine, hall, date, change, by, now_ms(), origin))
+        return answer(await put_exception(engine, hall, date, change, by, now_ms(), origin))
 
     async def delete_date(request: web.Request) -> web.Response:
         hall = request.match_info["hall"]
@@ -204,7 +204,7 @@ def calendar_routes(now_ms: Callable[[], int]) -> list[web.RouteDef]:
         origin = origin.with_body_reason(await request.read())
         engine = request.app[ENGINE]
         by = principal.username
-        return _json(await remove_exception(engine, hall, date, by, now_ms(), origin))
+        return answer(await remove_exception(engine, hall, date, by, now_ms(), origin))
 
     path = "/api/halls/{hall}/calendar"
     return [
@@ -253,9 +253,3 @@ def _problem(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(p) for p in error["loc"])
     return f"{where}: {error['msg']}" if where else str(error["msg"])
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
-    )

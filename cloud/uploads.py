@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ulid import ULID
 
 from cloud.audit import POLICIES, AuditPolicy, Origin, record
+from cloud.calls import origin as call_origin
 from cloud.config import CloudConfig
 from cloud.context import CONFIG, ENGINE
 from cloud.db import metadata
@@ -291,9 +292,7 @@ async def _post_upload(request: web.Request) -> web.Response:
     if part is None or not isinstance(part, BodyPartReader):
         raise ApiError("invalid_request", "缺少文件字段 file")
     received = await _store(config, part.filename, _part_chunks(part))
-    origin = Origin.of_request(
-        request, principal.actor, trust_forwarded_for=config.api.trust_forwarded_for
-    )
+    origin = call_origin(request, principal)
     async with request.app[ENGINE].begin() as conn:
         made = await record_upload(conn, principal, origin, received)
     row = {

@@ -5,7 +5,6 @@ site unit within the caller's data scope (404, as if the hall were not there, ou
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from cloud.audit import Origin
-from cloud.context import CONFIG, ENGINE
+from cloud.calls import answer, now_ms, origin
+from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.hallconfig.access import RESOURCE, check_hall
 from cloud.hallconfig.compiler import import_newest, import_setup
@@ -86,9 +86,7 @@ async def _allowed(request: web.Request, right: str) -> _Call:
     hall = request.match_info["hall"]
     async with request.app[ENGINE].connect() as conn:
         department = await check_hall(conn, principal, hall, right)
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    origin = Origin.of_request(request, principal.actor, trust_forwarded_for=trust)
-    return _Call(hall, department, origin)
+    return _Call(hall, department, origin(request, principal))
 
 
 def _list(piece: Piece) -> _Handler:
@@ -96,7 +94,7 @@ def _list(piece: Piece) -> _Handler:
         call = await _allowed(request, "view")
         async with request.app[ENGINE].connect() as conn:
             items = await list_pieces(conn, piece, call.hall)
-        return _json({"hall": call.hall, "items": items})
+        return answer({"hall": call.hall, "items": items})
 
     return handler
 
@@ -105,7 +103,7 @@ def _get(piece: Piece) -> _Handler:
     async def handler(request: web.Request) -> web.Response:
         call = await _allowed(request, "read")
         async with request.app[ENGINE].connect() as conn:
-            return _json(await get_piece(conn, piece, call.hall, request.match_info["item"]))
+            return answer(await get_piece(conn, piece, call.hall, request.match_info["item"]))
 
     return handler
 
@@ -117,8 +115,8 @@ def _create(piece: Piece) -> _Handler:
         async with request.app[ENGINE].begin() as conn:
             await lock_hall(conn, call.hall)
             item = await create_piece(conn, piece, call.hall, body, department=call.department,
-                                      origin=call.origin, now_ms=_now_ms())  # fmt: skip
-        return _json(item, status=201)
+                                      origin=call.origin, now_ms=now_ms())  # fmt: skip
+        return answer(item, status=201)
 
     return handler
 
@@ -127,7 +125,7 @@ def _update(piece: Piece) -> _Handler:
     async def handler(request: web.Request) -> web.Response:
         call = await _allowed(request, "edit")
         body = await _object(request)
-        return _json(await _change(request, call, piece, body))
+        return answer(await _change(request, call, piece, body))
 
     return handler
 
@@ -138,7 +136,7 @@ def _delete(piece: Piece) -> _Handler:
         async with request.app[ENGINE].begin() as conn:
             await lock_hall(conn, call.hall)
             await delete_piece(conn, piece, call.hall, request.match_info["item"],
-                               origin=call.origin, now_ms=_now_ms())  # fmt: skip
+                               origin=call.origin, now_ms=now_ms())  # fmt: skip
         return web.Response(status=204)
 
     return handler
@@ -149,7 +147,7 @@ def _get_types(piece: Piece) -> _Handler:
         call = await _allowed(request, "read")
         async with request.app[ENGINE].connect() as conn:
             item = await get_piece(conn, piece, call.hall, request.match_info["item"])
-        return _json({"id": item["id"], "business_types": item["business_types"]})
+        return answer({"id": item["id"], "business_types": item["business_types"]})
 
     return handler
 
@@ -166,7 +164,7 @@ def _put_types(piece: Piece) -> _Handler:
         if not isinstance(body, list):
             raise ApiError("invalid_request", "应为业务小类编号的有序列表")
         item = await _change(request, call, piece, {"business_types": body})
-        return _json({"id": item["id"], "business_types": item["business_types"]})
+        return answer({"id": item["id"], "business_types": item["business_types"]})
 
     return handler
 
@@ -178,13 +176,13 @@ async def _change(
         await lock_hall(conn, call.hall)
         return await update_piece(conn, piece, call.hall, request.match_info["item"], body,
                                   department=call.department, origin=call.origin,
-                                  now_ms=_now_ms())  # fmt: skip
+                                  now_ms=now_ms())  # fmt: skip
 
 
 async def _get_settings(request: web.Request) -> web.Response:
     call = await _allowed(request, "view")
     async with request.app[ENGINE].connect() as conn:
-        return _json(await read_settings(conn, call.hall))
+        return answer(await read_settings(conn, call.hall))
 
 
 async def _put_settings(request: web.Request) -> web.Response:
@@ -202,14 +200,14 @@ async def _write_settings(request: web.Request, *, replace: bool) -> web.Respons
         await lock_hall(conn, call.hall)
         settings = await write_settings(conn, call.hall, body, replace=replace,
                                         department=call.department, origin=call.origin,
-                                        now_ms=_now_ms())  # fmt: skip
-    return _json(settings)
+                                        now_ms=now_ms())  # fmt: skip
+    return answer(settings)
 
 
 async def _get_voice(request: web.Request) -> web.Response:
     call = await _allowed(request, "view")
     async with request.app[ENGINE].connect() as conn:
-        return _json((await read_voice(conn, call.hall)).model_dump(mode="json"))
+        return answer((await read_voice(conn, call.hall)).model_dump(mode="json"))
 
 
 async def _put_voice(request: web.Request) -> web.Response:
@@ -221,8 +219,8 @@ async def _put_voice(request: web.Request) -> web.Response:
     async with request.app[ENGINE].begin() as conn:
         await lock_hall(conn, call.hall)
         await write_voice(conn, call.hall, voice, department=call.department, origin=call.origin,
-                          now_ms=_now_ms())  # fmt: skip
-    return _json(voice.model_dump(mode="json"))
+                          now_ms=now_ms())  # fmt: skip
+    return answer(voice.model_dump(mode="json"))
 
 
 async def _preview(request: web.Request) -> web.Response:
@@ -230,15 +228,15 @@ async def _preview(request: web.Request) -> web.Response:
     version; `valid` false with the refusal when the contract refuses it."""
     call = await _allowed(request, "read")
     async with request.app[ENGINE].connect() as conn:
-        return _json({"hall": call.hall, **await preview_setup(conn, call.hall)})
+        return answer({"hall": call.hall, **await preview_setup(conn, call.hall)})
 
 
 async def _publish(request: web.Request) -> web.Response:
     """Store the compiled setup as the hall's next version: the edge pulls it."""
     call = await _allowed(request, "publish")
-    answer = await publish_setup(request.app[ENGINE], call.hall, origin=call.origin,
-                                 now_ms=_now_ms())  # fmt: skip
-    return _json(answer, status=201)
+    result = await publish_setup(request.app[ENGINE], call.hall, origin=call.origin,
+                                 now_ms=now_ms())  # fmt: skip
+    return answer(result, status=201)
 
 
 async def _import(request: web.Request) -> web.Response:
@@ -251,11 +249,11 @@ async def _import(request: web.Request) -> web.Response:
         if raw.strip():
             setup = parse_setup(call.hall, raw)
             counts = await import_setup(conn, call.hall, setup, department=call.department,
-                                        origin=call.origin, now_ms=_now_ms())  # fmt: skip
+                                        origin=call.origin, now_ms=now_ms())  # fmt: skip
         else:
             setup, counts = await import_newest(conn, call.hall, department=call.department,
-                                                origin=call.origin, now_ms=_now_ms())  # fmt: skip
-    return _json({"hall": call.hall, "from_version": setup.version, **counts})
+                                                origin=call.origin, now_ms=now_ms())  # fmt: skip
+    return answer({"hall": call.hall, "from_version": setup.version, **counts})
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -270,13 +268,3 @@ async def _object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError("invalid_request", "请求体应为 JSON 对象")
     return body
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
-    )

@@ -37,10 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ulid import ULID
 
 from cloud.audit import POLICIES, AuditPolicy, Origin, record
+from cloud.calls import now_ms
 from cloud.config import AuthConfig
 from cloud.errors import ApiError, register_errors
 from cloud.identity.accounts import hash_password, password_problem, set_password, verify_password
-from cloud.identity.calls import now_ms
 from cloud.identity.menus import menu_for
 from cloud.identity.permissions import PERMISSIONS
 from cloud.identity.principal import Principal, load_principal

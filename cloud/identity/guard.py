@@ -8,9 +8,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from cloud.audit import Origin
+from cloud.calls import origin
 from cloud.context import ENGINE
 from cloud.errors import ApiError
-from cloud.identity.calls import origin
 from cloud.identity.principal import (
     Principal,
     authorize,

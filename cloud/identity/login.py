@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.calls import answer, caller, origin, read_body
 from cloud.context import CONFIG, ENGINE
 from cloud.identity.auth_service import (
     CAPTCHA_DIGITS,
@@ -20,7 +21,6 @@ from cloud.identity.auth_service import (
     sign_out,
     signed_in_user,
 )
-from cloud.identity.calls import answer, caller, origin, read_body
 from cloud.identity.principal import SESSION_COOKIE, Principal, current_principal
 
 __all__ = [

@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloud.audit import POLICIES, AuditPolicy, Origin, record
+from cloud.calls import answer, caller, now_ms, read_body
 from cloud.context import ENGINE
 from cloud.db import insert_ignoring_conflicts
 from cloud.errors import ApiError, register_errors
-from cloud.identity.calls import answer, caller, now_ms, read_body
 from cloud.identity.permissions import PERMISSIONS, register_resource
 from cloud.identity.principal import Principal, authorize
 from cloud.identity.tables import menus

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from cloud.calls import answer, caller, read_body
 from cloud.context import ENGINE
-from cloud.identity.calls import answer, caller, read_body
 from cloud.identity.org_service import (
     NewUnit,
     UnitChange,

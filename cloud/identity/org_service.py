@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloud.audit import POLICIES, AuditPolicy, Origin, record
+from cloud.calls import now_ms
 from cloud.db import halls
 from cloud.errors import ApiError, register_errors
-from cloud.identity.calls import now_ms
 from cloud.identity.org import Kind, create_unit, move_unit
 from cloud.identity.permissions import register_resource
 from cloud.identity.principal import (

@@ -7,8 +7,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
+from cloud.calls import answer, caller, read_body
 from cloud.context import ENGINE
-from cloud.identity.calls import answer, caller, read_body
 from cloud.identity.principal import Scope, authorize
 from cloud.identity.roles_service import (
     SCOPE_LABELS,

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ulid import ULID
 
 from cloud.audit import POLICIES, AuditPolicy, Origin, record
+from cloud.calls import now_ms
 from cloud.errors import ApiError, register_errors
-from cloud.identity.calls import now_ms
 from cloud.identity.org_service import may_place
 from cloud.identity.permissions import PERMISSIONS, RIGHT_LABELS, register_resource
 from cloud.identity.principal import (

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.calls import answer, caller, page_of, read_body, text_query
 from cloud.context import ENGINE
-from cloud.identity.calls import answer, caller, page_of, read_body, text_query
 from cloud.identity.principal import authorize
 from cloud.identity.users_service import (
     Memberships,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloud.audit import Origin, record
+from cloud.calls import now_ms
 from cloud.errors import ApiError, register_errors
 from cloud.identity.accounts import (
     Status,
@@ -27,7 +28,6 @@ from cloud.identity.accounts import (
     set_password,
     set_status,
 )
-from cloud.identity.calls import now_ms
 from cloud.identity.org_service import may_place
 from cloud.identity.permissions import register_resource
 from cloud.identity.principal import Principal, authorize, check_record, scope_clause

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ValidationError
 
-from cloud.audit import Origin
 from cloud.calendars import CalendarChange, calendar_halls, put_exception, remove_exception
 from cloud.calendars import year_view as calendar_year
-from cloud.context import CONFIG, ENGINE
+from cloud.calls import origin
+from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.identity.guard import guard
 from cloud.identity.principal import Principal, authorize, scope_clause
@@ -97,7 +97,7 @@ async def _create_flow(request: web.Request, me: Principal) -> web.StreamRespons
     if definition is not None:
         try:
             await flows.create_flow(
-                request.app[ENGINE], me, definition, now_ms=now_ms(), origin=_origin(request, me)
+                request.app[ENGINE], me, definition, now_ms=now_ms(), origin=origin(request, me)
             )
         except ApiError as exc:
             _refused(exc, errors)
@@ -124,7 +124,7 @@ async def _save_flow(request: web.Request, me: Principal) -> web.StreamResponse:
     if definition is not None:
         try:
             await flows.update_flow(
-                engine, me, definition, now_ms=now_ms(), origin=_origin(request, me)
+                engine, me, definition, now_ms=now_ms(), origin=origin(request, me)
             )
         except ApiError as exc:
             _refused(exc, errors)
@@ -375,7 +375,7 @@ async def _urge(request: web.Request, me: Principal) -> web.StreamResponse:
     await workflow.urge(
         request.app[ENGINE], me, request.match_info["id"],
         comment=form_text(form, "comment") or "督办催办", now_ms=now_ms(),
-        origin=_origin(request, me),
+        origin=origin(request, me),
     )  # fmt: skip
     return redirect(_back(form), "urged")
 
@@ -393,7 +393,7 @@ async def _reassign(request: web.Request, me: Principal) -> web.StreamResponse:
     await workflow.delegate(
         request.app[ENGINE], me, task_id, to_user=to_user,
         comment=form_text(form, "comment") or "督办改派", now_ms=now_ms(),
-        origin=_origin(request, me),
+        origin=origin(request, me),
     )  # fmt: skip
     return redirect(_back(form), "reassigned")
 
@@ -548,8 +548,3 @@ def _runs(weeks: list[list[dict[str, Any] | None]]) -> list[dict[str, Any]]:
                          "working": day["working"], "first": day["number"],
                          "last": day["number"]})  # fmt: skip
     return runs
-
-
-def _origin(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)

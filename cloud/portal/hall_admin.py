@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cloud.audit import Origin
-from cloud.context import CONFIG, ENGINE
+from cloud.calls import origin
+from cloud.context import ENGINE
 from cloud.db import halls
 from cloud.errors import ApiError
 from cloud.hallconfig.access import check_hall
@@ -121,7 +121,7 @@ async def _create(request: web.Request, me: Principal) -> web.StreamResponse:
         try:
             answer = await register_hall_at_site(request.app[ENGINE], values["id"],
                                                  values["name"], place, now_ms(),
-                                                 _origin(request, me))  # fmt: skip
+                                                 origin(request, me))  # fmt: skip
         except ApiError as exc:
             if exc.status in (401, 403):
                 raise
@@ -154,7 +154,7 @@ async def _rename(request: web.Request, me: Principal) -> web.StreamResponse:
         return await _hall_with_error(request, me, name, "请填写大厅名称")
     if len(name) > NAME_LENGTH:
         return await _hall_with_error(request, me, name, f"不能超过 {NAME_LENGTH} 个字符")
-    await rename_hall(request.app[ENGINE], hall_id, name, now_ms(), _origin(request, me))
+    await rename_hall(request.app[ENGINE], hall_id, name, now_ms(), origin(request, me))
     return redirect(f"/portal/halls/{hall_id}/admin", "saved")
 
 
@@ -165,7 +165,7 @@ async def _disable(request: web.Request, me: Principal) -> web.StreamResponse:
     if not can_manage:
         raise ApiError("forbidden_operation", MANAGE)
     disabled = change == "disable"
-    await set_disabled(request.app[ENGINE], hall_id, disabled, now_ms(), _origin(request, me))
+    await set_disabled(request.app[ENGINE], hall_id, disabled, now_ms(), origin(request, me))
     return redirect(f"/portal/halls/{hall_id}/admin", "disabled" if disabled else "enabled")
 
 
@@ -177,7 +177,7 @@ async def _replace_secret(request: web.Request, me: Principal) -> web.StreamResp
     if not can_manage:
         raise ApiError("forbidden_operation", MANAGE)
     await request.post()
-    answer = await replace_secret(request.app[ENGINE], hall_id, now_ms(), _origin(request, me))
+    answer = await replace_secret(request.app[ENGINE], hall_id, now_ms(), origin(request, me))
     cloud_url = f"{request.scheme}://{request.host}"
     return await render(
         request, "hall_admin_created.html", me, hall=answer["hall"], token=answer["token"],
@@ -322,8 +322,3 @@ async def _hall_page(
         lines=sync_lines(summary, now), now=now, ago=relative_time, errors=errors,
         values={"name": row.name} | values, name_length=NAME_LENGTH,
     )  # fmt: skip
-
-
-def _origin(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)

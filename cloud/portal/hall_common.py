@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cloud.audit import Origin
-from cloud.context import CONFIG
 from cloud.errors import ApiError
 from cloud.hallconfig.access import check_hall
 from cloud.hallconfig.settings import read_settings
@@ -18,7 +15,7 @@ from cloud.identity.principal import Principal
 from cloud.portal.forms import FormErrors
 from cloud.portal.hall_forms import FormField, contract_errors, place_refusal
 
-__all__ = ["RIGHTS", "TABS", "checked", "hall_context", "origin_of", "refused"]
+__all__ = ["RIGHTS", "TABS", "checked", "hall_context", "refused"]
 
 # the tabs of a hall's page: (key, title, address below /portal/halls/{hall})
 TABS = (
@@ -58,11 +55,6 @@ def refused(fields: tuple[FormField, ...], exc: ApiError, errors: FormErrors) ->
     if exc.status in (403, 404):
         raise exc
     place_refusal(fields, exc, errors)
-
-
-def origin_of(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)
 
 
 def checked(model: type[BaseModel], fields: tuple[FormField, ...], body: Any) -> FormErrors:

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cloud.calls import origin
 from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.hallconfig.access import check_hall, halls_in_scope
@@ -34,7 +35,7 @@ from cloud.halls import sync_summaries
 from cloud.identity.principal import Principal
 from cloud.portal import hall_admin, hall_settings_pages
 from cloud.portal.forms import FormErrors, form_text
-from cloud.portal.hall_common import checked, hall_context, origin_of, refused
+from cloud.portal.hall_common import checked, hall_context, refused
 from cloud.portal.hall_forms import (
     FORMS,
     FormField,
@@ -153,7 +154,7 @@ async def _create(request: web.Request, me: Principal) -> web.StreamResponse:
             async with request.app[ENGINE].begin() as conn:
                 await lock_hall(conn, hall)
                 await create_piece(conn, piece, hall, body, department=department,
-                                   origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
+                                   origin=origin(request, me), now_ms=now_ms())  # fmt: skip
         except ApiError as exc:
             refused(fields, exc, errors)
     if errors:
@@ -187,7 +188,7 @@ async def _update(request: web.Request, me: Principal) -> web.StreamResponse:
             async with request.app[ENGINE].begin() as conn:
                 await lock_hall(conn, hall)
                 await update_piece(conn, piece, hall, item_id, body, department=department,
-                                   origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
+                                   origin=origin(request, me), now_ms=now_ms())  # fmt: skip
         except ApiError as exc:
             refused(fields, exc, errors)
     if errors:
@@ -202,7 +203,7 @@ async def _delete(request: web.Request, me: Principal) -> web.StreamResponse:
     async with request.app[ENGINE].begin() as conn:
         await check_hall(conn, me, hall, "delete")
         await lock_hall(conn, hall)
-        await delete_piece(conn, PIECES[name], hall, item_id, origin=origin_of(request, me),
+        await delete_piece(conn, PIECES[name], hall, item_id, origin=origin(request, me),
                            now_ms=now_ms())  # fmt: skip
     target = _tab_address(hall, name) + "?msg=deleted"
     if is_htmx(request):
@@ -229,7 +230,7 @@ async def _reorder(request: web.Request, me: Principal) -> web.StreamResponse:
         if 0 <= to < len(order):
             order[at], order[to] = order[to], order[at]
             item = await update_piece(conn, piece, hall, item_id, {"business_types": order},
-                                      department=department, origin=origin_of(request, me),
+                                      department=department, origin=origin(request, me),
                                       now_ms=now_ms())  # fmt: skip
         types = await list_pieces(conn, PIECES["business-types"], hall)
     if not is_htmx(request):
@@ -284,7 +285,7 @@ async def _publish(request: web.Request, me: Principal) -> web.StreamResponse:
     hall = request.match_info["hall"]
     async with request.app[ENGINE].connect() as conn:
         await check_hall(conn, me, hall, "publish")
-    stored = await publish_setup(request.app[ENGINE], hall, origin=origin_of(request, me),
+    stored = await publish_setup(request.app[ENGINE], hall, origin=origin(request, me),
                                  now_ms=now_ms())  # fmt: skip
     return redirect(f"/portal/halls/{hall}/preview?published={stored['version']}")
 
@@ -297,7 +298,7 @@ async def _import(request: web.Request, me: Principal) -> web.StreamResponse:
         department = await check_hall(conn, me, hall, "import")
         await lock_hall(conn, hall)
         setup, _ = await import_newest(conn, hall, department=department,
-                                       origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
+                                       origin=origin(request, me), now_ms=now_ms())  # fmt: skip
     return redirect(f"/portal/halls/{hall}/preview?imported={setup.version}")
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cloud.calls import origin
 from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.hallconfig.access import check_hall
@@ -26,7 +27,7 @@ from cloud.hallconfig.settings import (
 from cloud.hallconfig.tables import hall_settings
 from cloud.identity.principal import Principal
 from cloud.portal.forms import FormErrors
-from cloud.portal.hall_common import checked, hall_context, origin_of, refused
+from cloud.portal.hall_common import checked, hall_context, refused
 from cloud.portal.hall_forms import (
     FORMS,
     area_voice_body,
@@ -80,7 +81,7 @@ async def _save_settings(request: web.Request, me: Principal) -> web.StreamRespo
             async with request.app[ENGINE].begin() as conn:
                 await lock_hall(conn, hall)
                 await write_settings(conn, hall, body, replace=False, department=department,
-                                     origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
+                                     origin=origin(request, me), now_ms=now_ms())  # fmt: skip
         except ApiError as exc:
             refused(fields, exc, errors)
     if errors:
@@ -128,7 +129,7 @@ async def _save_area_voice(request: web.Request, me: Principal) -> web.StreamRes
             async with request.app[ENGINE].begin() as conn:
                 await lock_hall(conn, hall)
                 await write_area_voice(conn, hall, area, own, department=department,
-                                       origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
+                                       origin=origin(request, me), now_ms=now_ms())  # fmt: skip
         except ApiError as exc:
             refused(fields, exc, errors)
     if errors:
@@ -143,7 +144,7 @@ async def _clear_area_voice(request: web.Request, me: Principal) -> web.StreamRe
         department = await check_hall(conn, me, hall, "edit")
         await lock_hall(conn, hall)
         await write_area_voice(conn, hall, area, None, department=department,
-                               origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
+                               origin=origin(request, me), now_ms=now_ms())  # fmt: skip
     return redirect(f"/portal/halls/{hall}/voice?" + urlencode({"cleared": area}))
 
 
@@ -168,7 +169,7 @@ async def _save_voice(request: web.Request, me: Principal) -> web.StreamResponse
             async with request.app[ENGINE].begin() as conn:
                 await lock_hall(conn, hall)
                 await write_voice(conn, hall, voice, department=department,
-                                  origin=origin_of(request, me), now_ms=now_ms())  # fmt: skip
+                                  origin=origin(request, me), now_ms=now_ms())  # fmt: skip
         except ApiError as exc:
             refused(fields, exc, errors)
     if errors:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
-from cloud.audit import Origin
+from cloud.calls import origin
 from cloud.context import CONFIG, ENGINE
 from cloud.errors import ApiError
 from cloud.identity.auth_service import (
@@ -70,7 +70,7 @@ async def _sign_in(request: web.Request) -> web.StreamResponse:
         return await _login_form(request, target, error="请输入验证码", username=username)
     try:
         attempt = Login.model_validate(values)
-        client = _origin(request, Principal(id="", username=username, name=""))
+        client = origin(request, Principal(id="", username=username, name=""))
         signed = await sign_in(request.app[ENGINE], request.app[CONFIG].auth, attempt, client)
     except ValidationError:
         return await _login_form(request, target, error="用户名或密码错误", username=username)
@@ -91,7 +91,7 @@ async def _logout(request: web.Request) -> web.StreamResponse:
         me = None
     if me is not None:
         async with request.app[ENGINE].begin() as conn:
-            await sign_out(conn, me, _origin(request, me))
+            await sign_out(conn, me, origin(request, me))
     response = redirect(f"{LOGIN_PATH}?msg=signed_out")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -114,7 +114,7 @@ async def _change_password(request: web.Request, me: Principal) -> web.StreamRes
         errors.add("again", "两次输入的新密码不一致")
     if not errors:
         try:
-            await change_password(request.app[ENGINE], me, _origin(request, me), old, new)
+            await change_password(request.app[ENGINE], me, origin(request, me), old, new)
         except ApiError as exc:
             field = {"wrong_password": "old_password", "weak_password": "new_password"}
             detail = exc.message.split("：", 1)[-1]
@@ -154,8 +154,3 @@ async def _login_form(
 def _raw(value: object) -> str:
     """A password as typed (spaces are part of it), cut at the longest accepted."""
     return value[:200] if isinstance(value, str) else ""
-
-
-def _origin(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)

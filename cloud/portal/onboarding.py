@@ -28,7 +28,7 @@ from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cloud.audit import Origin
+from cloud.calls import origin
 from cloud.context import CONFIG, ENGINE
 from cloud.errors import ApiError
 from cloud.identity.principal import Principal, authorize, scope_clause
@@ -224,7 +224,7 @@ def _submit(slug: str) -> Any:
                 async with request.app[ENGINE].begin() as conn:
                     for name, files in received.items():
                         made = [
-                            (await record_upload(conn, me, _origin(request, me), f)).id
+                            (await record_upload(conn, me, origin(request, me), f)).id
                             for f in files
                         ]
                         body[name] = made[0] if name == "photo" else [*body.get(name, []), *made]
@@ -236,7 +236,7 @@ def _submit(slug: str) -> Any:
                     business_key=application.business,
                     form=body,
                     now_ms=now_ms(),
-                    origin=_origin(request, me),
+                    origin=origin(request, me),
                 )
             except ApiError as exc:
                 if exc.status in (401, 403):
@@ -565,8 +565,3 @@ def _place(exc: ApiError, errors: FormErrors, labels: Mapping[str, str]) -> None
         errors.add(where, what)
         return
     errors.add("", exc.message)
-
-
-def _origin(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)

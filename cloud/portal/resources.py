@@ -29,6 +29,7 @@ from multidict import MultiDict, MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloud.audit import Origin
+from cloud.calls import origin
 from cloud.context import CONFIG, ENGINE
 from cloud.errors import ApiError
 from cloud.identity.principal import Principal, authorize
@@ -489,9 +490,7 @@ async def _choices(
 
 
 def _origin(request: web.Request, me: Principal, form: Mapping[str, Any]) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    origin = Origin.of_request(request, me.actor, trust_forwarded_for=trust)
-    return origin.with_reason(form_text(form, "_reason", 500) or None)
+    return origin(request, me).with_reason(form_text(form, "_reason", 500) or None)
 
 
 def _echo(form: MultiDictProxy[Any]) -> dict[str, str]:

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from cloud.audit import Origin
-from cloud.context import CONFIG, ENGINE
+from cloud.calls import origin
+from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.identity.principal import Principal
 from cloud.identity.tables import users
@@ -112,7 +112,7 @@ async def _act(request: web.Request, me: Principal) -> web.StreamResponse:
     await workflow.act(
         request.app[ENGINE], me, form_text(form, "task_id", 64),
         decision="approve" if decision == "approve" else "reject",
-        comment=form_text(form, "comment") or None, now_ms=now_ms(), origin=_origin(request, me),
+        comment=form_text(form, "comment") or None, now_ms=now_ms(), origin=origin(request, me),
     )  # fmt: skip
     return redirect(_back(request), "approved" if decision == "approve" else "rejected")
 
@@ -122,7 +122,7 @@ async def _delegate(request: web.Request, me: Principal) -> web.StreamResponse:
     await workflow.delegate(
         request.app[ENGINE], me, form_text(form, "task_id", 64),
         to_user=form_text(form, "to_user", 64), comment=form_text(form, "comment") or None,
-        now_ms=now_ms(), origin=_origin(request, me),
+        now_ms=now_ms(), origin=origin(request, me),
     )  # fmt: skip
     return redirect("/portal/work/todo", "delegated")
 
@@ -131,7 +131,7 @@ async def _withdraw(request: web.Request, me: Principal) -> web.StreamResponse:
     form = await request.post()
     await workflow.withdraw(
         request.app[ENGINE], me, request.match_info["id"],
-        comment=form_text(form, "comment") or None, now_ms=now_ms(), origin=_origin(request, me),
+        comment=form_text(form, "comment") or None, now_ms=now_ms(), origin=origin(request, me),
     )  # fmt: skip
     return redirect(_back(request), "withdrawn")
 
@@ -140,7 +140,7 @@ async def _urge(request: web.Request, me: Principal) -> web.StreamResponse:
     form = await request.post()
     await workflow.urge(
         request.app[ENGINE], me, request.match_info["id"],
-        comment=form_text(form, "comment") or None, now_ms=now_ms(), origin=_origin(request, me),
+        comment=form_text(form, "comment") or None, now_ms=now_ms(), origin=origin(request, me),
     )  # fmt: skip
     return redirect(_back(request), "urged")
 
@@ -150,11 +150,6 @@ async def _urge(request: web.Request, me: Principal) -> web.StreamResponse:
 
 def _back(request: web.Request) -> str:
     return f"/portal/work/i/{request.match_info['id']}"
-
-
-def _origin(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)
 
 
 def _upload_ids(form: dict[str, Any]) -> list[str]:

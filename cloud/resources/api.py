@@ -26,7 +26,8 @@ from aiohttp import web
 
 from cloud import uploads
 from cloud.audit import Origin
-from cloud.context import CONFIG, ENGINE
+from cloud.calls import answer, origin
+from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.identity.permissions import RIGHTS
 from cloud.identity.principal import Principal, current_principal
@@ -66,7 +67,7 @@ async def _list(request: web.Request) -> web.Response:
     query = parse_query(resource, request.query)
     async with request.app[ENGINE].connect() as conn:
         page = await list_rows(conn, principal, resource, query)
-    return _json(
+    return answer(
         {"rows": page.rows, "total": page.total, "page": page.page, "page_size": page.page_size}
     )
 
@@ -77,7 +78,7 @@ async def _schema(request: web.Request) -> web.Response:
     if not any(principal.can(resource.permission(r)) for r in RIGHTS):
         raise ApiError("forbidden_operation", resource.permission("view"))
     async with request.app[ENGINE].connect() as conn:
-        return _json(await describe(conn, principal, resource))
+        return answer(await describe(conn, principal, resource))
 
 
 async def _export(request: web.Request) -> web.StreamResponse:
@@ -111,7 +112,7 @@ async def _get(request: web.Request) -> web.Response:
     principal = await current_principal(request)
     resource = resource_of(request.match_info["resource"])
     async with request.app[ENGINE].connect() as conn:
-        return _json(await get_row(conn, principal, resource, request.match_info["id"]))
+        return answer(await get_row(conn, principal, resource, request.match_info["id"]))
 
 
 async def _create(request: web.Request) -> web.Response:
@@ -120,8 +121,8 @@ async def _create(request: web.Request) -> web.Response:
     body = await _object(request)
     origin = _origin(request, principal, body.pop("_reason", None))
     async with request.app[ENGINE].begin() as conn:
-        answer = await create_row(conn, principal, resource, body, origin)
-    return _json(answer, status=201)
+        result = await create_row(conn, principal, resource, body, origin)
+    return answer(result, status=201)
 
 
 async def _update(request: web.Request) -> web.Response:
@@ -131,8 +132,8 @@ async def _update(request: web.Request) -> web.Response:
     origin = _origin(request, principal, body.pop("_reason", None))
     record_id = request.match_info["id"]
     async with request.app[ENGINE].begin() as conn:
-        answer = await update_row(conn, principal, resource, record_id, body, origin)
-    return _json(answer)
+        result = await update_row(conn, principal, resource, record_id, body, origin)
+    return answer(result)
 
 
 async def _delete(request: web.Request) -> web.Response:
@@ -156,12 +157,4 @@ async def _object(request: web.Request) -> dict[str, Any]:
 
 
 def _origin(request: web.Request, principal: Principal, reason: Any) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    origin = Origin.of_request(request, principal.actor, trust_forwarded_for=trust)
-    return origin.with_reason(reason if isinstance(reason, str) else None)
-
-
-def _json(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
-    )
+    return origin(request, principal).with_reason(reason if isinstance(reason, str) else None)

@@ -4,20 +4,18 @@ the caller's principal (`current_principal`) and checked by the service it calls
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.audit import Origin
-from cloud.context import CONFIG, ENGINE
+from cloud.calls import answer, now_ms, origin, read_body
+from cloud.context import ENGINE
 from cloud.errors import ApiError
-from cloud.identity.principal import Principal, authorize, current_principal
+from cloud.identity.principal import authorize, current_principal
 from cloud.workflow import engine, flows, lists
 
-__all__ = ["json_body", "now_ms", "origin_of", "page_of", "reply", "routes"]
+__all__ = ["page_of", "routes"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -80,26 +78,6 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def origin_of(request: web.Request, principal: Principal) -> Origin:
-    """Who acts and from where, for the audit log."""
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, principal.actor, trust_forwarded_for=trust)
-
-
-async def json_body(request: web.Request, model: type[_M]) -> _M:
-    """The request's JSON body as `model`; 400 `invalid_request` naming the first error."""
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise ApiError("invalid_request", f"{where}: {error['msg']}" if where else "") from exc
-
-
 def page_of(request: web.Request) -> lists.Page:
     try:
         return lists.Page(int(request.query.get("page", "1")), int(request.query.get("size", "20")))
@@ -107,32 +85,26 @@ def page_of(request: web.Request) -> lists.Page:
         raise ApiError("invalid_request", "page 和 size 必须是整数") from None
 
 
-def reply(value: Any, status: int = 200) -> web.Response:
-    return web.json_response(
-        value, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False)
-    )
-
-
 # ---------------------------------------------------------------------------- handlers
 
 
 async def _flow_list(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    return reply({"flows": await flows.flow_list(request.app[ENGINE], principal)})
+    return answer({"flows": await flows.flow_list(request.app[ENGINE], principal)})
 
 
 async def _flow_create(request: web.Request) -> web.Response:
     principal = await current_principal(request)
     authorize(principal, flows.DESIGN)
-    body = await json_body(request, flows.FlowDefinition)
-    answer = await flows.create_flow(
+    body = await read_body(request, flows.FlowDefinition)
+    result = await flows.create_flow(
         request.app[ENGINE],
         principal,
         body,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer, status=201)
+    return answer(result, status=201)
 
 
 async def _flow_get(request: web.Request) -> web.Response:
@@ -142,26 +114,26 @@ async def _flow_get(request: web.Request) -> web.Response:
     if version is not None and not version.isdigit():
         raise ApiError("invalid_request", "version 必须是整数")
     async with request.app[ENGINE].connect() as conn:
-        answer = await flows.flow_view(
+        result = await flows.flow_view(
             conn, request.match_info["code"], int(version) if version else None
         )
-    return reply(answer)
+    return answer(result)
 
 
 async def _flow_update(request: web.Request) -> web.Response:
     principal = await current_principal(request)
     authorize(principal, flows.DESIGN)
-    body = await json_body(request, flows.FlowDefinition)
+    body = await read_body(request, flows.FlowDefinition)
     if body.code != request.match_info["code"]:
         raise ApiError("invalid_request", "流程编号与地址不一致")
-    answer = await flows.update_flow(
+    result = await flows.update_flow(
         request.app[ENGINE],
         principal,
         body,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _flow_delete(request: web.Request) -> web.Response:
@@ -171,15 +143,15 @@ async def _flow_delete(request: web.Request) -> web.Response:
         principal,
         request.match_info["code"],
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
     return web.Response(status=204)
 
 
 async def _start(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    body = await json_body(request, NewInstance)
-    answer = await engine.start(
+    body = await read_body(request, NewInstance)
+    result = await engine.start(
         request.app[ENGINE],
         principal,
         business_key=body.business_key,
@@ -187,117 +159,117 @@ async def _start(request: web.Request) -> web.Response:
         record_id=body.record_id,
         title=body.title,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer, status=201)
+    return answer(result, status=201)
 
 
 async def _instance(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    answer = await lists.instance_view(
+    result = await lists.instance_view(
         request.app[ENGINE], principal, request.match_info["id"], now_ms=now_ms()
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _withdraw(request: web.Request) -> web.Response:
     principal = await current_principal(request)
     body = await _optional(request, Note)
-    answer = await engine.withdraw(
+    result = await engine.withdraw(
         request.app[ENGINE],
         principal,
         request.match_info["id"],
         comment=body.comment,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _resubmit(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    body = await json_body(request, Resubmission)
-    answer = await engine.resubmit(
+    body = await read_body(request, Resubmission)
+    result = await engine.resubmit(
         request.app[ENGINE],
         principal,
         request.match_info["id"],
         form=body.form,
         comment=body.comment,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _urge(request: web.Request) -> web.Response:
     principal = await current_principal(request)
     body = await _optional(request, Note)
-    answer = await engine.urge(
+    result = await engine.urge(
         request.app[ENGINE],
         principal,
         request.match_info["id"],
         comment=body.comment,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _act(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    body = await json_body(request, Action)
-    answer = await engine.act(
+    body = await read_body(request, Action)
+    result = await engine.act(
         request.app[ENGINE],
         principal,
         request.match_info["id"],
         decision=body.decision,
         comment=body.comment,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _delegate(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    body = await json_body(request, Delegation)
-    answer = await engine.delegate(
+    body = await read_body(request, Delegation)
+    result = await engine.delegate(
         request.app[ENGINE],
         principal,
         request.match_info["id"],
         to_user=body.to,
         comment=body.comment,
         now_ms=now_ms(),
-        origin=origin_of(request, principal),
+        origin=origin(request, principal),
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _todo(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    return reply(await lists.todo(request.app[ENGINE], principal, page_of(request)))
+    return answer(await lists.todo(request.app[ENGINE], principal, page_of(request)))
 
 
 async def _involved(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    return reply(await lists.involved(request.app[ENGINE], principal, page_of(request)))
+    return answer(await lists.involved(request.app[ENGINE], principal, page_of(request)))
 
 
 async def _done(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    return reply(await lists.done(request.app[ENGINE], principal, page_of(request)))
+    return answer(await lists.done(request.app[ENGINE], principal, page_of(request)))
 
 
 async def _supervise(request: web.Request) -> web.Response:
     principal = await current_principal(request)
-    answer = await lists.supervise(
+    result = await lists.supervise(
         request.app[ENGINE], principal, page_of(request), now_ms=now_ms()
     )
-    return reply(answer)
+    return answer(result)
 
 
 async def _optional(request: web.Request, model: type[_M]) -> _M:
     """A body that may be left out entirely."""
     if not (await request.read()).strip():
         return model()
-    return await json_body(request, model)
+    return await read_body(request, model)

@@ -18,8 +18,7 @@ from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cloud.audit import Origin
-from cloud.context import CONFIG, ENGINE
+from cloud.context import ENGINE
 from cloud.errors import ApiError
 from cloud.identity.org_service import visible_units
 from cloud.identity.principal import Principal
@@ -34,7 +33,6 @@ __all__ = [
     "form_choices",
     "parsed",
     "rights",
-    "who",
     "whole_number",
 ]
 
@@ -69,11 +67,6 @@ _PYDANTIC_TEXTS = {
     "less_than_equal": "数值太大",
     "literal_error": "请选择",
 }
-
-
-def who(request: web.Request, me: Principal) -> Origin:
-    trust = request.app[CONFIG].api.trust_forwarded_for
-    return Origin.of_request(request, me.actor, trust_forwarded_for=trust)
 
 
 async def attempt(

@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from cloud.calls import origin
 from cloud.context import ENGINE
 from cloud.identity.menus import MenuChange, NewMenu, add_menu, change_menu, list_menus, remove_menu
 from cloud.identity.permissions import PERMISSIONS
 from cloud.identity.principal import Principal
 from cloud.portal.forms import FormErrors, form_text
-from cloud.portal.identity.common import attempt, echo, parsed, rights, who
+from cloud.portal.identity.common import attempt, echo, parsed, rights
 from cloud.portal.render import page, redirect, render
 
 __all__ = ["add_routes"]
@@ -74,7 +75,7 @@ async def _menu_create(request: web.Request, me: Principal) -> web.StreamRespons
     )
     done = None
     if body is not None:
-        done = await attempt(request, errors, lambda c: add_menu(c, me, who(request, me), body))
+        done = await attempt(request, errors, lambda c: add_menu(c, me, origin(request, me), body))
     if done is None:
         return await _menus(request, me, errors=errors, values=echo(form), status=422)
     return redirect("/portal/menus", "created")
@@ -96,7 +97,7 @@ async def _menu_edit(request: web.Request, me: Principal) -> web.StreamResponse:
     done = None
     if body is not None:
         done = await attempt(
-            request, errors, lambda c: change_menu(c, me, who(request, me), menu_id, body)
+            request, errors, lambda c: change_menu(c, me, origin(request, me), menu_id, body)
         )
     if done is None:
         problem = "；".join(errors.by_field.values())
@@ -108,7 +109,9 @@ async def _menu_delete(request: web.Request, me: Principal) -> web.StreamRespons
     await request.post()
     errors = FormErrors()
     menu_id = request.match_info["id"]
-    done = await attempt(request, errors, lambda c: remove_menu(c, me, who(request, me), menu_id))
+    done = await attempt(
+        request, errors, lambda c: remove_menu(c, me, origin(request, me), menu_id)
+    )
     if done is None:
         problem = "；".join(errors.by_field.values())
         return await _menus(request, me, errors=FormErrors({f"row:{menu_id}": problem}), status=409)

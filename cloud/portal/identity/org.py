@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cloud.calls import origin
 from cloud.context import ENGINE
 from cloud.identity.org_service import (
     KIND_LABELS,
@@ -23,7 +24,7 @@ from cloud.identity.org_service import (
 from cloud.identity.principal import Principal
 from cloud.identity.users_service import UserFilter, list_users
 from cloud.portal.forms import FormErrors, form_text
-from cloud.portal.identity.common import Form, attempt, echo, parsed, rights, who
+from cloud.portal.identity.common import Form, attempt, echo, parsed, rights
 from cloud.portal.render import page, redirect, render
 
 __all__ = ["add_routes"]
@@ -98,7 +99,7 @@ async def _org_create(request: web.Request, me: Principal) -> web.StreamResponse
     )
     unit = None
     if body is not None:
-        unit = await attempt(request, errors, lambda c: add_unit(c, me, who(request, me), body))
+        unit = await attempt(request, errors, lambda c: add_unit(c, me, origin(request, me), body))
     if unit is None:
         return await _org(request, me, errors=errors, values=echo(form), form="new", status=422)
     return redirect(f"/portal/org?unit={unit['id']}", "created")
@@ -137,7 +138,7 @@ async def _org_status(request: web.Request, me: Principal) -> web.StreamResponse
     body = UnitChange(disabled=disabled)
     unit_id = request.match_info["id"]
     async with request.app[ENGINE].begin() as conn:
-        await change_unit(conn, me, who(request, me), unit_id, body)
+        await change_unit(conn, me, origin(request, me), unit_id, body)
     return redirect(f"/portal/org?unit={unit_id}", "disabled" if disabled else "enabled")
 
 
@@ -145,7 +146,9 @@ async def _org_delete(request: web.Request, me: Principal) -> web.StreamResponse
     await request.post()
     unit_id = request.match_info["id"]
     errors = FormErrors()
-    done = await attempt(request, errors, lambda c: remove_unit(c, me, who(request, me), unit_id))
+    done = await attempt(
+        request, errors, lambda c: remove_unit(c, me, origin(request, me), unit_id)
+    )
     if done is None:
         return await _org(request, me, errors=errors, form="delete", status=409)
     return redirect("/portal/org", "deleted")
@@ -163,7 +166,7 @@ async def _org_change(
     done = None
     if body is not None:
         done = await attempt(
-            request, errors, lambda c: change_unit(c, me, who(request, me), unit_id, body)
+            request, errors, lambda c: change_unit(c, me, origin(request, me), unit_id, body)
         )
     if done is None:
         return await _org(request, me, errors=errors, values=echo(form), form=which, status=422)

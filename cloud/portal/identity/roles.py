@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cloud.calls import origin
 from cloud.context import ENGINE
 from cloud.identity.permissions import PERMISSIONS
 from cloud.identity.principal import SCOPES, Principal
@@ -32,7 +33,7 @@ from cloud.identity.roles_service import (
 )
 from cloud.identity.users_service import users_of_role
 from cloud.portal.forms import FormErrors, form_list, form_text
-from cloud.portal.identity.common import Form, attempt, echo, form_choices, parsed, rights, who
+from cloud.portal.identity.common import Form, attempt, echo, form_choices, parsed, rights
 from cloud.portal.render import page, redirect, render
 
 __all__ = ["add_routes"]
@@ -83,7 +84,7 @@ async def _role_create(request: web.Request, me: Principal) -> web.StreamRespons
     body = parsed(NewRole, _role_fields(form), errors)
     role = None
     if body is not None:
-        role = await attempt(request, errors, lambda c: add_role(c, me, who(request, me), body))
+        role = await attempt(request, errors, lambda c: add_role(c, me, origin(request, me), body))
     if role is None:
         return await _roles(request, me, errors=errors, values=echo(form), status=422)
     return redirect(f"/portal/roles/{role['id']}", "created")
@@ -134,7 +135,7 @@ async def _role_edit(request: web.Request, me: Principal) -> web.StreamResponse:
     done = None
     if body is not None:
         done = await attempt(
-            request, errors, lambda c: change_role(c, me, who(request, me), role_id, body)
+            request, errors, lambda c: change_role(c, me, origin(request, me), role_id, body)
         )
     if done is None:
         return await _role(request, me, errors=errors, values=echo(form), status=422)
@@ -152,7 +153,7 @@ async def _role_grants(request: web.Request, me: Principal) -> web.StreamRespons
         grants[code] = scope if scope in SCOPES else "own"
     errors = FormErrors()
     done = await attempt(
-        request, errors, lambda c: put_grants(c, me, who(request, me), role_id, grants)
+        request, errors, lambda c: put_grants(c, me, origin(request, me), role_id, grants)
     )
     if done is None:
         errors.by_field["grants"] = _grant_refusal(errors.by_field.pop("", ""))
@@ -163,7 +164,7 @@ async def _role_grants(request: web.Request, me: Principal) -> web.StreamRespons
 async def _role_delete(request: web.Request, me: Principal) -> web.StreamResponse:
     await request.post()
     async with request.app[ENGINE].begin() as conn:
-        await remove_role(conn, me, who(request, me), request.match_info["id"])
+        await remove_role(conn, me, origin(request, me), request.match_info["id"])
     return redirect("/portal/roles", "deleted")
 
 
@@ -213,7 +214,9 @@ async def _group_create(request: web.Request, me: Principal) -> web.StreamRespon
     )
     group = None
     if body is not None:
-        group = await attempt(request, errors, lambda c: add_group(c, me, who(request, me), body))
+        group = await attempt(
+            request, errors, lambda c: add_group(c, me, origin(request, me), body)
+        )
     if group is None:
         return await _groups(request, me, errors=errors, values=echo(form), form=form, status=422)
     return redirect("/portal/role-groups", "created")
@@ -235,7 +238,7 @@ async def _group_edit(request: web.Request, me: Principal) -> web.StreamResponse
     done = None
     if body is not None:
         done = await attempt(
-            request, errors, lambda c: change_group(c, me, who(request, me), group_id, body)
+            request, errors, lambda c: change_group(c, me, origin(request, me), group_id, body)
         )
     if done is None:
         async with request.app[ENGINE].connect() as conn:
@@ -248,7 +251,7 @@ async def _group_edit(request: web.Request, me: Principal) -> web.StreamResponse
 async def _group_delete(request: web.Request, me: Principal) -> web.StreamResponse:
     await request.post()
     async with request.app[ENGINE].begin() as conn:
-        await remove_group(conn, me, who(request, me), request.match_info["id"])
+        await remove_group(conn, me, origin(request, me), request.match_info["id"])
     return redirect("/portal/role-groups", "deleted")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cloud.calls import origin
 from cloud.context import ENGINE
 from cloud.identity.principal import Principal, authorize
 from cloud.identity.users_service import (
@@ -32,7 +33,6 @@ from cloud.portal.identity.common import (
     form_choices,
     parsed,
     rights,
-    who,
     whole_number,
 )
 from cloud.portal.render import page, redirect, render
@@ -106,7 +106,9 @@ async def _user_create(request: web.Request, me: Principal) -> web.StreamRespons
     )
     issued = None
     if body is not None:
-        issued = await attempt(request, errors, lambda c: add_user(c, me, who(request, me), body))
+        issued = await attempt(
+            request, errors, lambda c: add_user(c, me, origin(request, me), body)
+        )
     if issued is None:
         return await _user_form(request, me, None, echo(form), errors, form, status=422)
     return await render(
@@ -146,7 +148,7 @@ async def _user_edit(request: web.Request, me: Principal) -> web.StreamResponse:
     done = None
     if body is not None:
         done = await attempt(
-            request, errors, lambda c: change_user(c, me, who(request, me), user_id, body)
+            request, errors, lambda c: change_user(c, me, origin(request, me), user_id, body)
         )
     if done is None:
         return await _user_form(request, me, user_id, echo(form), errors, status=422)
@@ -159,7 +161,7 @@ async def _user_roles(request: web.Request, me: Principal) -> web.StreamResponse
     user_id = request.match_info["id"]
     body = Memberships(roles=form_list(form, "roles")[:200], groups=form_list(form, "groups")[:200])
     done = await attempt(
-        request, errors, lambda c: set_memberships(c, me, who(request, me), user_id, body)
+        request, errors, lambda c: set_memberships(c, me, origin(request, me), user_id, body)
     )
     if done is None:
         errors.by_field["roles"] = errors.by_field.pop("", "无法保存角色")
@@ -174,7 +176,7 @@ async def _user_status(request: web.Request, me: Principal) -> web.StreamRespons
     user_id = request.match_info["id"]
     body = UserChange(status="active" if active else "disabled")
     async with request.app[ENGINE].begin() as conn:
-        await change_user(conn, me, who(request, me), user_id, body)
+        await change_user(conn, me, origin(request, me), user_id, body)
     back = "/portal/users" if form_text(form, "back") == "list" else f"/portal/users/{user_id}"
     return redirect(back, "enabled" if active else "blocked")
 
@@ -183,7 +185,7 @@ async def _user_password(request: web.Request, me: Principal) -> web.StreamRespo
     """Reset a user's password to a generated one, shown once on the answer page."""
     await request.post()
     async with request.app[ENGINE].begin() as conn:
-        issued = await reset_password(conn, me, who(request, me), request.match_info["id"])
+        issued = await reset_password(conn, me, origin(request, me), request.match_info["id"])
     return await render(
         request,
         "identity_issued.html",
@@ -198,7 +200,9 @@ async def _user_delete(request: web.Request, me: Principal) -> web.StreamRespons
     await request.post()
     user_id = request.match_info["id"]
     errors = FormErrors()
-    done = await attempt(request, errors, lambda c: remove_user(c, me, who(request, me), user_id))
+    done = await attempt(
+        request, errors, lambda c: remove_user(c, me, origin(request, me), user_id)
+    )
     if done is None:
         return await _user_form(request, me, user_id, {}, errors, status=409)
     return redirect("/portal/users", "deleted")

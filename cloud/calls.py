@@ -1,5 +1,5 @@
-"""What every identity call shares: the clock, reading a JSON body into a model, the caller's
-origin for the audit log, paging parameters and JSON answers."""
+"""What the cloud's HTTP calls share: the clock, reading a JSON body into a model, the caller's
+origin for the audit log, paging parameters and JSON answers (Chinese kept as it is)."""
 
 from __future__ import annotations
 
