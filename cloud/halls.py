@@ -145,16 +145,7 @@ async def rename_hall(
     if not name or len(name) > NAME_LENGTH:
         raise ApiError("invalid_request", f"大厅名称应为 1 到 {NAME_LENGTH} 个字符")
     async with engine.begin() as conn:
-        before = (
-            await conn.execute(sa.select(halls).where(halls.c.id == hall_id).with_for_update())
-        ).first()
-        if before is None:
-            raise ApiError("unknown_hall", hall_id)
-        await conn.execute(sa.update(halls).where(halls.c.id == hall_id).values(name=name))
-        row = (await conn.execute(sa.select(halls).where(halls.c.id == hall_id))).one()
-        await record(conn, origin, action="update", resource="hall", resource_id=hall_id,
-                     hall=hall_id, old=_hall_view(before), new=_hall_view(row),
-                     now_ms=now_ms)  # fmt: skip
+        row = await _change_hall(conn, hall_id, {"name": name}, now_ms, origin)
         authored = await conn.scalar(
             sa.select(hall_settings.c.name).where(hall_settings.c.hall == hall_id)
         )
@@ -169,16 +160,7 @@ async def set_disabled(
     engine: AsyncEngine, hall_id: str, disabled: bool, now_ms: int, origin: Origin = SYSTEM
 ) -> dict[str, Any]:
     async with engine.begin() as conn:
-        before = (
-            await conn.execute(sa.select(halls).where(halls.c.id == hall_id).with_for_update())
-        ).first()
-        if before is None:
-            raise ApiError("unknown_hall", hall_id)
-        await conn.execute(sa.update(halls).where(halls.c.id == hall_id).values(disabled=disabled))
-        row = (await conn.execute(sa.select(halls).where(halls.c.id == hall_id))).one()
-        await record(conn, origin, action="update", resource="hall", resource_id=hall_id,
-                     hall=hall_id, old=_hall_view(before), new=_hall_view(row),
-                     now_ms=now_ms)  # fmt: skip
+        row = await _change_hall(conn, hall_id, {"disabled": disabled}, now_ms, origin)
     return {"hall": _hall_view(row)}
 
 
@@ -327,6 +309,24 @@ async def _insert_hall(
     await record(conn, origin, action="create", resource="hall", resource_id=hall_id,
                  hall=hall_id, new=view, now_ms=now_ms)  # fmt: skip
     return view
+
+
+async def _change_hall(
+    conn: AsyncConnection, hall_id: str, values: dict[str, Any], now_ms: int, origin: Origin
+) -> sa.Row[Any]:
+    """Change the hall's row under its lock, with the audit row; the row after. 404
+    `unknown_hall`."""
+    before = (
+        await conn.execute(sa.select(halls).where(halls.c.id == hall_id).with_for_update())
+    ).first()
+    if before is None:
+        raise ApiError("unknown_hall", hall_id)
+    await conn.execute(sa.update(halls).where(halls.c.id == hall_id).values(**values))
+    row = (await conn.execute(sa.select(halls).where(halls.c.id == hall_id))).one()
+    await record(conn, origin, action="update", resource="hall", resource_id=hall_id,
+                 hall=hall_id, old=_hall_view(before), new=_hall_view(row),
+                 now_ms=now_ms)  # fmt: skip
+    return row
 
 
 def _issued(view: dict[str, Any], secret: str) -> dict[str, Any]:
